@@ -1,0 +1,125 @@
+"""The one normalisation: any staged record becomes a Custom HTTP event (braze-currents.md §4).
+
+Output rule: `{"event_type", "id", "time", "user": {...}, "properties": {...}}` with null fields omitted,
+as in every Custom HTTP sample Braze publishes. Sinks serialise with sorted keys, which is the order
+those samples use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+
+import orjson
+
+USER_FIELDS = frozenset({"user_id", "external_user_id", "device_id", "timezone"})
+_TOP_LEVEL = frozenset({"id", "time", "event_type"})
+
+# Event types whose `properties` field is a string of JSON that the HTTP shape carries as an object.
+_JSON_PROPERTY_FIELDS = {
+    "users.behaviors.CustomEvent": "custom_properties",
+    "users.behaviors.Purchase": "purchase_properties",
+}
+# Fields that the Avro export and the HTTP export name differently.
+_RENAMED_FIELDS = {
+    "users.messages.banner.": {"canvas_step_message_variation_id": "canvas_step_message_variation_api_id"},
+}
+
+
+class InvalidEvent(ValueError):
+    """A record that cannot become an event (no `id`, a `time` that is not an integer, ...)."""
+
+
+def canonical_event_type(name: str) -> str:
+    """Accept Braze's documented slip `users.message.` and return the plural form Braze writes."""
+    if name.startswith("users.message."):
+        return "users.messages." + name[len("users.message.") :]
+    return name
+
+
+def _renames_for(event_type: str) -> dict[str, str]:
+    for prefix, renames in _RENAMED_FIELDS.items():
+        if event_type.startswith(prefix):
+            return renames
+    return {}
+
+
+def _check_identity(event_id: object, event_time: object) -> None:
+    if not isinstance(event_id, str) or not event_id:
+        raise InvalidEvent(f"event has no string `id` (got {event_id!r})")
+    if isinstance(event_time, bool) or not isinstance(event_time, int):
+        raise InvalidEvent(f"event {event_id} has a `time` that is not integer Unix seconds (got {event_time!r})")
+
+
+def normalise_record(record: dict, event_type: str) -> dict:
+    """A flat storage-export (Avro) record of `event_type` -> a Custom HTTP event."""
+    event_id, event_time = record.get("id"), record.get("time")
+    _check_identity(event_id, event_time)
+    user: dict = {}
+    properties: dict = {}
+    renames = _renames_for(event_type)
+    for name, value in record.items():
+        if value is None or name in _TOP_LEVEL:
+            continue
+        if name in USER_FIELDS:
+            user[name] = value
+        else:
+            properties[renames.get(name, name)] = value
+    json_field = _JSON_PROPERTY_FIELDS.get(event_type)
+    if json_field is not None and isinstance(properties.get("properties"), str):
+        raw = properties.pop("properties")
+        try:
+            properties[json_field] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            properties[json_field] = raw
+    return {"event_type": event_type, "id": event_id, "time": event_time, "user": user, "properties": properties}
+
+
+def normalise_http_event(event: dict, default_event_type: str | None = None) -> dict:
+    """An event already in the Custom HTTP shape (a staged HTTP body) -> the same shape, cleaned.
+
+    A flat record without `user`/`properties` objects goes through `normalise_record`.
+    """
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event is a {type(event).__name__}, not an object")
+    event_type = event.get("event_type") or default_event_type
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidEvent(f"event {event.get('id')!r} has no `event_type`")
+    event_type = canonical_event_type(event_type)
+    if not isinstance(event.get("user"), dict) and not isinstance(event.get("properties"), dict):
+        return normalise_record(event, event_type)
+    _check_identity(event.get("id"), event.get("time"))
+    user = event.get("user") or {}
+    properties = event.get("properties") or {}
+    if not isinstance(user, dict) or not isinstance(properties, dict):
+        raise InvalidEvent(f"event {event['id']} has a `user` or `properties` that is not an object")
+    return {
+        "event_type": event_type,
+        "id": event["id"],
+        "time": event["time"],
+        "user": {k: v for k, v in user.items() if v is not None},
+        "properties": {k: v for k, v in properties.items() if v is not None},
+    }
+
+
+class EventTypeSelector:
+    """Exact names and glob patterns (`users.messages.email.*`); no patterns selects every type."""
+
+    def __init__(self, patterns: Iterable[str] | None = None) -> None:
+        self.patterns = tuple(canonical_event_type(p) for p in (patterns or ()) if p)
+        self._regex = (
+            re.compile("|".join(fnmatch.translate(p) for p in self.patterns)) if self.patterns else None
+        )
+        self._cache: dict[str, bool] = {}
+
+    def __call__(self, event_type: str) -> bool:
+        if self._regex is None:
+            return True
+        hit = self._cache.get(event_type)
+        if hit is None:
+            hit = self._cache[event_type] = self._regex.fullmatch(canonical_event_type(event_type)) is not None
+        return hit
+
+    def __repr__(self) -> str:
+        return f"EventTypeSelector({list(self.patterns)!r})"

@@ -1,0 +1,138 @@
+"""Braze Currents object keys: the three known layouts, and the typed `StagedFile` they parse into.
+
+Braze warns that naming may change, so a key that matches no layout is reported by the caller (counted
+and logged), never silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pendulum
+
+from airflow_braze_td.currents.events import canonical_event_type
+
+_CONNECTOR = r"(?:S3|AzureBlob|GCS)"
+_FILE_EXTENSIONS = r"avro|json|json\.gz|ndjson|ndjson\.gz|jsonl|jsonl\.gz"
+
+# One pattern for the three layouts: the `version=<n>/<environment>` segment pair (current), the bare
+# `<schema-id>/<zone>` pair (older), and names without a cluster segment (oldest).
+_KEY = re.compile(
+    rf"""
+    (?:^|/)dataexport\.(?:(?P<cluster>[^./]+)\.)?{_CONNECTOR}\.integration\.(?P<integration>[A-Za-z0-9]+)/
+    event_type=(?P<event_type>[^/]+)/
+    date=(?P<date>\d{{4}}-\d{{2}}-\d{{2}}-\d{{2}})/
+    (?:version=(?P<version>[^/]+)/(?P<environment>[^/]+)/|(?P<schema_id>[^/=]+)/(?P<zone>[^/=]+)/)?
+    dataexport\.(?:[^./]+\.)?{_CONNECTOR}\.integration\.[A-Za-z0-9]+\+(?P<partition>\d+)\+(?P<offset>\d+)
+    \.(?P<extension>{_FILE_EXTENSIONS})$
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """One staged object, as the listing found it."""
+
+    key: str
+    event_type: str
+    queue_hour: pendulum.DateTime
+    layout: str
+    schema_version: str | None
+    environment: str | None
+    partition: int
+    offset: int
+    size: int
+    etag: str | None = None
+    mtime: float | None = None
+
+    @property
+    def format(self) -> str:
+        """`avro` or `json`: how `decode.iter_records` reads the file."""
+        return "avro" if self.key.endswith(".avro") else "json"
+
+    @property
+    def identity(self) -> str:
+        """Stable id of this exact object: key plus size and etag, so a rewritten object is noticed."""
+        return hashlib.sha256(f"{self.key}\0{self.size}\0{self.etag or ''}".encode()).hexdigest()[:32]
+
+    @property
+    def sort_key(self) -> tuple:
+        """Canonical delivery order: queue hour, then event type, partition and offset."""
+        return (self.queue_hour, self.event_type, self.partition, self.offset, self.key)
+
+    def to_dict(self) -> dict:
+        """Plain JSON values, for XCom and mapped task arguments."""
+        return {
+            "key": self.key,
+            "event_type": self.event_type,
+            "queue_hour": self.queue_hour.isoformat(),
+            "layout": self.layout,
+            "schema_version": self.schema_version,
+            "environment": self.environment,
+            "partition": self.partition,
+            "offset": self.offset,
+            "size": self.size,
+            "etag": self.etag,
+            "mtime": self.mtime,
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict) -> StagedFile:
+        return cls(**{**value, "queue_hour": pendulum.parse(value["queue_hour"])})
+
+
+def parse_key(key: str, *, size: int = 0, etag: str | None = None, mtime: float | None = None) -> StagedFile | None:
+    """Parse a key relative to the staging root; None when it matches no known layout."""
+    match = _KEY.search(key)
+    if match is None:
+        return None
+    fields = match.groupdict()
+    if fields["version"] is not None:
+        layout, schema_version, environment = "current", fields["version"], fields["environment"]
+    elif fields["schema_id"] is not None:
+        layout, schema_version, environment = "legacy", fields["schema_id"], fields["zone"]
+    else:
+        layout, schema_version, environment = "oldest", None, None
+    if fields["cluster"] is None:
+        layout = "oldest"
+    try:
+        queue_hour = pendulum.from_format(fields["date"], "YYYY-MM-DD-HH", tz="UTC")
+    except ValueError:
+        return None
+    return StagedFile(
+        key=key,
+        event_type=canonical_event_type(fields["event_type"]),
+        queue_hour=queue_hour,
+        layout=layout,
+        schema_version=schema_version,
+        environment=environment,
+        partition=int(fields["partition"]),
+        offset=int(fields["offset"]),
+        size=size,
+        etag=etag,
+        mtime=mtime,
+    )
+
+
+def staged_key(
+    *,
+    event_type: str,
+    queue_hour: pendulum.DateTime,
+    partition: int,
+    offset: int,
+    cluster: str = "prod-01",
+    connector: str = "S3",
+    integration_id: str = "5f1e0c9d8b7a6f5e4d3c2b1a",
+    version: int = 10,
+    environment: str = "us-01",
+    extension: str = "avro",
+) -> str:
+    """The key Braze's current storage export writes for one file (used by the sample generator)."""
+    directory = f"dataexport.{cluster}.{connector}.integration.{integration_id}"
+    return (
+        f"{directory}/event_type={event_type}/date={queue_hour.format('YYYY-MM-DD-HH')}/"
+        f"version={version}/{environment}/{directory}+{partition}+{offset}.{extension}"
+    )
