@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import struct
 from collections.abc import Iterable
 
 import orjson
@@ -52,8 +53,22 @@ def _check_identity(event_id: object, event_time: object) -> None:
         raise InvalidEvent(f"event {event_id} has a `time` that is not integer Unix seconds (got {event_time!r})")
 
 
-def normalise_record(record: dict, event_type: str) -> dict:
-    """A flat storage-export (Avro) record of `event_type` -> a Custom HTTP event."""
+def shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same 32-bit float: Avro `float` 3.14 decodes as
+    3.140000104904175, and Braze's HTTP export writes 3.14."""
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(6, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == single:
+            return candidate
+    return value
+
+
+def normalise_record(record: dict, event_type: str, float32_fields: frozenset[str] = frozenset()) -> dict:
+    """A flat storage-export (Avro) record of `event_type` -> a Custom HTTP event.
+
+    `float32_fields` names the record's Avro `float` fields, written back at their float32 precision.
+    """
     event_id, event_time = record.get("id"), record.get("time")
     _check_identity(event_id, event_time)
     user: dict = {}
@@ -62,6 +77,8 @@ def normalise_record(record: dict, event_type: str) -> dict:
     for name, value in record.items():
         if value is None or name in _TOP_LEVEL:
             continue
+        if name in float32_fields and isinstance(value, float):
+            value = shortest_float32(value)
         if name in USER_FIELDS:
             user[name] = value
         else:

@@ -1,0 +1,120 @@
+"""A staging area: one storage prefix holding Braze Currents exports, on any fsspec filesystem.
+
+Listing is one recursive call of the storage's own listing (`fs.find(detail=True)`), with no per-file
+requests, so it stays fast over prefixes of 100,000 objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import fsspec
+import pendulum
+
+from airflow_braze_td.currents.decode import BadEvent, iter_events
+from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.currents.layout import StagedFile, parse_key
+
+log = logging.getLogger(__name__)
+
+
+class StagingNotFoundError(FileNotFoundError):
+    """The staging URL does not exist or is not a folder."""
+
+
+@dataclass
+class Listing:
+    """Every object under the prefix: the parsed files, and the keys that match no Braze layout."""
+
+    files: list[StagedFile]
+    unmatched: list[str] = field(default_factory=list)
+
+    def select(
+        self,
+        event_types: EventTypeSelector | Iterable[str] | None = None,
+        since: pendulum.DateTime | None = None,
+        until: pendulum.DateTime | None = None,
+    ) -> list[StagedFile]:
+        """Files of the selected event types whose queue hour is in `[since, until)`, in delivery order."""
+        selector = event_types if isinstance(event_types, EventTypeSelector) else EventTypeSelector(event_types)
+        chosen = [
+            staged
+            for staged in self.files
+            if selector(staged.event_type)
+            and (since is None or staged.queue_hour >= since)
+            and (until is None or staged.queue_hour < until)
+        ]
+        return sorted(chosen, key=lambda staged: staged.sort_key)
+
+
+class StagingArea:
+    """Lists and reads one staging prefix; the filesystem carries the credentials."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    @classmethod
+    def from_url(cls, url: str, **storage_options: object) -> StagingArea:
+        """A staging area from a URL or bare local path, with fsspec's default credentials."""
+        fs, root = fsspec.core.url_to_fs(url, **storage_options)
+        return cls(fs, root)
+
+    def __repr__(self) -> str:
+        return f"StagingArea({self.url_of('')!r})"
+
+    def url_of(self, key: str) -> str:
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return f"{protocol}://{self.root}/{key}" if key else f"{protocol}://{self.root}"
+
+    def list(self) -> Listing:
+        """Parse every object under the prefix; report the ones that match no layout."""
+        if not self.fs.exists(self.root):
+            raise StagingNotFoundError(f"staging prefix {self.url_of('')} does not exist")
+        if not self.fs.isdir(self.root):
+            raise StagingNotFoundError(f"staging prefix {self.url_of('')} is a file, not a folder")
+        found = self.fs.find(self.root, detail=True)
+        files: list[StagedFile] = []
+        unmatched: list[str] = []
+        prefix_length = len(self.root) + 1
+        for path, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            key = path[prefix_length:] if path.startswith(self.root + "/") else path
+            staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
+            if staged is None:
+                unmatched.append(key)
+            else:
+                files.append(staged)
+        if unmatched:
+            log.warning(
+                "%d object(s) under %s match no Braze Currents key layout and are not delivered, e.g. %s",
+                len(unmatched),
+                self.url_of(""),
+                ", ".join(sorted(unmatched)[:5]),
+            )
+        return Listing(sorted(files, key=lambda staged: staged.sort_key), sorted(unmatched))
+
+    def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
+        """Stream one file's normalised events (and `BadEvent`s), never loading it whole."""
+        with self.fs.open(f"{self.root}/{staged.key}", "rb") as stream:
+            yield from iter_events(stream, staged.key, event_type=staged.event_type, fmt=staged.format)
+
+
+def _etag(info: dict) -> str | None:
+    value = info.get("ETag") or info.get("etag") or info.get("md5Hash")
+    return str(value).strip('"') if value else None
+
+
+def _mtime(info: dict) -> float | None:
+    value = info.get("mtime") or info.get("LastModified") or info.get("updated") or info.get("last_modified")
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        return pendulum.parse(value).timestamp()
+    return float(value)

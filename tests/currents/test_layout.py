@@ -1,0 +1,97 @@
+"""Key layouts: the three Braze layouts parse, anything else is reported."""
+
+from __future__ import annotations
+
+import logging
+
+import pendulum
+import pytest
+
+from airflow_braze_td.currents.layout import StagedFile, parse_key, staged_key
+from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
+
+CURRENT = (
+    "currents/dataexport.prod-01.S3.integration.69cadaaed2d51b7c75b1a3e5/event_type=users.messages.pushnotification.Send/"
+    "date=2025-04-01-17/version=6/us-01/dataexport.prod-01.S3.integration.69cadaaed2d51b7c75b1a3e5+0+123456.avro"
+)
+LEGACY = (
+    "dataexport.prod-03.GCS.integration.5a1b/event_type=users.behaviors.CustomEvent/date=2020-01-02-03/"
+    "321/eu-01/dataexport.prod-03.GCS.integration.5a1b+2+77.avro"
+)
+OLDEST = (
+    "dataexport.S3.integration.5a1b/event_type=users.message.email.Open/date=2018-06-30-23/"
+    "12/us-01/dataexport.S3.integration.5a1b+1+0000001234.avro"
+)
+
+
+def test_current_layout() -> None:
+    staged = parse_key(CURRENT, size=10, etag="abc")
+    assert staged is not None
+    assert staged.layout == "current"
+    assert staged.event_type == "users.messages.pushnotification.Send"
+    assert staged.queue_hour == pendulum.datetime(2025, 4, 1, 17, tz="UTC")
+    assert (staged.schema_version, staged.environment) == ("6", "us-01")
+    assert (staged.partition, staged.offset, staged.size, staged.etag) == (0, 123456, 10, "abc")
+    assert staged.format == "avro"
+
+
+def test_legacy_layout() -> None:
+    staged = parse_key(LEGACY)
+    assert staged is not None
+    assert (staged.layout, staged.schema_version, staged.environment) == ("legacy", "321", "eu-01")
+    assert (staged.partition, staged.offset) == (2, 77)
+
+
+def test_oldest_layout_without_cluster_and_singular_spelling() -> None:
+    staged = parse_key(OLDEST)
+    assert staged is not None
+    assert staged.layout == "oldest"
+    assert staged.event_type == "users.messages.email.Open"
+    assert staged.offset == 1234
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "notes/readme.txt",
+        "dataexport.prod-01.S3.integration.1/event_type=x/date=2025-13-01-00/version=1/us/dataexport.prod-01.S3.integration.1+0+1.avro",
+        "dataexport.prod-01.S3.integration.1/event_type=x/date=2025-01-01/version=1/us/dataexport.prod-01.S3.integration.1+0+1.avro",
+        "dataexport.prod-01.S3.integration.1/event_type=x/date=2025-01-01-00/version=1/us/file.avro",
+    ],
+)
+def test_unknown_keys_do_not_parse(key: str) -> None:
+    assert parse_key(key) is None
+
+
+def test_generated_key_round_trips() -> None:
+    hour = pendulum.datetime(2026, 11, 30, 5, tz="UTC")
+    key = staged_key(event_type="users.behaviors.Purchase", queue_hour=hour, partition=1, offset=42)
+    staged = parse_key(key)
+    assert staged is not None and staged.queue_hour == hour and staged.event_type == "users.behaviors.Purchase"
+    assert StagedFile.from_dict(staged.to_dict()) == staged
+
+
+def test_identity_changes_when_an_object_is_rewritten() -> None:
+    first = parse_key(CURRENT, size=10, etag="a")
+    rewritten = parse_key(CURRENT, size=11, etag="b")
+    assert first is not None and rewritten is not None
+    assert first.identity != rewritten.identity
+    assert first.identity == parse_key(CURRENT, size=10, etag="a").identity
+
+
+def test_listing_reports_unmatched_keys(tmp_path, caplog) -> None:
+    for key in (CURRENT, LEGACY, "stray/notes.txt", "currents/_SUCCESS"):
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 5)
+    with caplog.at_level(logging.WARNING):
+        listing = StagingArea.from_url(str(tmp_path)).list()
+    assert sorted(staged.layout for staged in listing.files) == ["current", "legacy"]
+    assert listing.unmatched == ["currents/_SUCCESS", "stray/notes.txt"]
+    assert "2 object(s)" in caplog.text and "stray/notes.txt" in caplog.text
+    assert all(staged.size == 5 and staged.mtime for staged in listing.files)
+
+
+def test_listing_a_missing_prefix_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(StagingNotFoundError, match="does not exist"):
+        StagingArea.from_url(str(tmp_path / "nowhere")).list()
