@@ -1,0 +1,189 @@
+"""Delivery lag: how close the oldest undelivered staged file is to Braze's loss window.
+
+Lag = now - queue hour of the oldest staged file that the ledger does not show as delivered;
+quarantined data counts as not delivered. Computed from one staging listing and one ledger listing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+import pendulum
+
+from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.currents.layout import StagedFile
+from airflow_braze_td.currents.staging import Listing, StagingArea
+from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, Ledger
+
+HOUR = 3600.0
+
+
+@dataclass
+class LagReport:
+    """Plain values, for XCom, trigger events, `braze-td status --json` and messages."""
+
+    checked_at: str
+    loss_window_hours: float
+    staged_files: int = 0
+    delivered_files: int = 0
+    pending_files: int = 0
+    quarantined_files: int = 0
+    unmatched_keys: int = 0
+    oldest_pending_key: str | None = None
+    oldest_pending_hour: str | None = None
+    oldest_pending_state: str | None = None
+    lag_hours: float = 0.0
+    hours_left: float = 0.0
+    newest_staged_at: str | None = None
+    staging_silence_hours: float | None = None
+    by_hour: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _staged_at(staged: StagedFile) -> float:
+    """When the file landed: its mtime when the store gives one, else the end of its queue hour."""
+    return staged.mtime if staged.mtime else staged.queue_hour.int_timestamp + HOUR
+
+
+def measure_lag(
+    listing: Listing,
+    states: dict[str, str],
+    *,
+    now: pendulum.DateTime | None = None,
+    event_types: EventTypeSelector | None = None,
+    loss_window_hours: float = 48.0,
+) -> LagReport:
+    """Lag of the files due by `now` (queue hour before it), with a per event type and hour breakdown."""
+    now = now or pendulum.now("UTC")
+    selector = event_types or EventTypeSelector()
+    report = LagReport(checked_at=now.isoformat(), loss_window_hours=loss_window_hours,
+                       unmatched_keys=len(listing.unmatched))
+    rows: dict[tuple[str, str], dict] = defaultdict(
+        lambda: {"staged": 0, "delivered": 0, "pending": 0, "quarantined": 0}
+    )
+    oldest: StagedFile | None = None
+    newest_staged_at = 0.0
+    for staged in listing.files:
+        if not selector(staged.event_type) or staged.queue_hour > now:
+            continue
+        newest_staged_at = max(newest_staged_at, _staged_at(staged))
+        state = states.get(staged.identity)
+        row = rows[(staged.event_type, staged.queue_hour.isoformat())]
+        row["staged"] += 1
+        report.staged_files += 1
+        if state == DELIVERED:
+            row["delivered"] += 1
+            report.delivered_files += 1
+            continue
+        if state == QUARANTINED:
+            row["quarantined"] += 1
+            report.quarantined_files += 1
+        else:
+            row["pending"] += 1
+            report.pending_files += 1
+        if oldest is None or staged.sort_key < oldest.sort_key:
+            oldest = staged
+    if oldest is not None:
+        report.oldest_pending_key = oldest.key
+        report.oldest_pending_hour = oldest.queue_hour.isoformat()
+        report.oldest_pending_state = states.get(oldest.identity, "pending")
+        report.lag_hours = round((now.int_timestamp - oldest.queue_hour.int_timestamp) / HOUR, 3)
+    report.hours_left = round(loss_window_hours - report.lag_hours, 3)
+    if newest_staged_at:
+        report.newest_staged_at = pendulum.from_timestamp(newest_staged_at, tz="UTC").isoformat()
+        report.staging_silence_hours = round(max(0.0, now.timestamp() - newest_staged_at) / HOUR, 3)
+    report.by_hour = [
+        {"event_type": event_type, "queue_hour": hour, **counts} for (event_type, hour), counts in sorted(rows.items())
+    ]
+    return report
+
+
+def pending_files(listing: Listing, states: dict[str, str], *, event_types: EventTypeSelector | None = None,
+                  until: pendulum.DateTime | None = None) -> list[StagedFile]:
+    """Files not yet processed (no ledger state) queued before `until`, including late files in past hours."""
+    return [staged for staged in listing.select(event_types, until=until) if staged.identity not in states]
+
+
+def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSelector | None = None,
+               loss_window_hours: float = 48.0, now: pendulum.DateTime | None = None) -> LagReport:
+    """One staging listing plus one ledger listing -> the lag report."""
+    return measure_lag(staging.list(), ledger.states(), now=now, event_types=event_types,
+                       loss_window_hours=loss_window_hours)
+
+
+@dataclass(frozen=True)
+class LagThresholds:
+    """Fail at `loss_window - fail_margin` so someone can act before Braze drops the events."""
+
+    loss_window_hours: float = 48.0
+    fail_margin_hours: float = 12.0
+    warn_after_hours: float = 6.0
+    max_staging_silence_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fail_margin_hours < self.loss_window_hours:
+            raise ValueError("fail_margin_hours must be at least 0 and below loss_window_hours")
+
+    @property
+    def fail_line_hours(self) -> float:
+        return self.loss_window_hours - self.fail_margin_hours
+
+
+@dataclass(frozen=True)
+class LagVerdict:
+    status: str  # "delivered", "waiting" or "failed"
+    message: str
+    warning: str | None = None
+
+
+def judge(report: LagReport, thresholds: LagThresholds, last_error: dict | None = None) -> LagVerdict:
+    """Delivered, still waiting, or failed: at or past the fail line the DAG must fail loudly."""
+    fail_line = thresholds.fail_line_hours
+    silence = report.staging_silence_hours
+    silence_limit = thresholds.max_staging_silence_hours
+    if report.pending_files + report.quarantined_files and report.lag_hours >= fail_line:
+        return LagVerdict("failed", _lag_message(report, thresholds, last_error))
+    if silence_limit is not None and silence is not None and silence >= fail_line:
+        return LagVerdict(
+            "failed",
+            f"No Braze Currents file has been staged for {silence:.1f} h (newest at {report.newest_staged_at}), "
+            f"past the fail line of {fail_line:.1f} h. Braze may be unable to write to the bucket: check the "
+            "Currents integration's credentials and bucket permissions in Braze. Braze drops what it cannot "
+            "write (after 48 hours on Azure, 5 days on S3 and GCS).",
+        )
+    warning = None
+    if report.pending_files + report.quarantined_files and report.lag_hours >= thresholds.warn_after_hours:
+        warning = (
+            f"Delivery lag is {report.lag_hours:.1f} h (oldest pending {report.oldest_pending_key}); the DAG fails "
+            f"at {fail_line:.1f} h, {report.hours_left:.1f} h before Braze's loss window closes."
+        )
+    elif silence_limit is not None and silence is not None and silence >= silence_limit:
+        warning = f"No Braze Currents file has been staged for {silence:.1f} h (limit {silence_limit:.1f} h)."
+    if report.pending_files + report.quarantined_files:
+        return LagVerdict(
+            "waiting",
+            f"{report.pending_files} file(s) pending and {report.quarantined_files} quarantined; "
+            f"lag {report.lag_hours:.1f} h of a {fail_line:.1f} h fail line",
+            warning,
+        )
+    return LagVerdict("delivered", f"all {report.staged_files} staged file(s) due are delivered", warning)
+
+
+def _lag_message(report: LagReport, thresholds: LagThresholds, last_error: dict | None) -> str:
+    message = (
+        f"Braze Currents delivery lag is {report.lag_hours:.1f} h, at or past the fail line of "
+        f"{thresholds.fail_line_hours:.1f} h ({thresholds.loss_window_hours:g} h loss window - "
+        f"{thresholds.fail_margin_hours:g} h margin). Oldest undelivered file: {report.oldest_pending_key} "
+        f"(queue hour {report.oldest_pending_hour}, {report.oldest_pending_state}, age {report.lag_hours:.1f} h); "
+        f"{report.hours_left:.1f} h are left before Braze's loss window closes and its events are dropped for good. "
+        f"{report.pending_files} file(s) pending, {report.quarantined_files} quarantined. Likely causes: a wrong "
+        "Treasure Data URL, key or region in the connection; a stuck quarantine (see `braze-td status` and "
+        "`braze-td requeue`); or delivery tasks failing."
+    )
+    if last_error:
+        at = pendulum.from_timestamp(last_error["at"], tz="UTC").isoformat()
+        message += f" Last delivery error ({at}): {last_error['message']}"
+    return message

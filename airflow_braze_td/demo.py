@@ -1,0 +1,137 @@
+"""The embedded demo (`make demo`): stage sample data, start the TD emulator, run the example DAG with
+`airflow dags test` on a throw-away SQLite database, stop the emulator, and print what happened."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from airflow_braze_td.currents.sample import stage_sample
+from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.delivery.lag import lag_report
+from airflow_braze_td.delivery.ledger import Ledger
+from airflow_braze_td.emulator import start_emulator_process
+
+DAG_ID = "braze_currents_to_treasure_data"
+DEMO_KEY = "1/" + "0123456789abcdef" * 2 + "01234567"
+
+
+def airflow_env(workdir: Path, dags_folder: Path, td_url: str, api_key: str = DEMO_KEY) -> dict[str, str]:
+    """The environment of an offline Airflow run against the emulator (also used by the end-to-end tests)."""
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(workdir / "airflow"),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder.resolve()),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+        BRAZE_TD_DEMO_DIR=str(workdir.resolve()),
+        AIRFLOW_CONN_TREASURE_DATA_DEFAULT=json.dumps(
+            {"conn_type": "treasure_data", "host": td_url, "password": api_key, "extra": {"database": "braze"}}
+        ),
+    )
+    return env
+
+
+def run_dag(env: dict[str, str], conf: dict, *, log_path: Path) -> int:
+    """`airflow db migrate` once, then `airflow dags test` with `conf`; output goes to `log_path`."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    with log_path.open("ab") as log:
+        if not (Path(env["AIRFLOW_HOME"]) / "airflow.db").exists():
+            subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        return subprocess.run(
+            [airflow, "dags", "test", DAG_ID, "--conf", json.dumps(conf)], env=env, stdout=log, stderr=subprocess.STDOUT
+        ).returncode
+
+
+def ledger_totals(ledger: Ledger) -> Counter:
+    """Counts summed over every file the ledger has finished."""
+    totals: Counter = Counter()
+    for path in ledger.fs.find(f"{ledger.root}/files"):
+        with ledger.fs.open(path, "rb") as stream:
+            progress = orjson.loads(stream.read())
+        totals.update(progress["counts"])
+    return totals
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workdir", type=Path, default=Path(".demo"))
+    parser.add_argument("--dags-folder", type=Path, default=Path("dags"))
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--hours", type=int, default=6)
+    parser.add_argument("--mode", default="postback", choices=("postback", "import", "ingest"))
+    args = parser.parse_args(argv)
+
+    workdir: Path = args.workdir.resolve()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    print(f"1/4 staging {args.events:,} sample events over {args.hours} hours in {workdir / 'staging'}")
+    staged = stage_sample(str(workdir / "staging"), events=args.events, hours=args.hours, seed=7)
+    print(f"    {staged['files']} files, {staged['events']:,} events ({staged['duplicates']} duplicate copies, "
+          f"{staged['without_external_id']:,} without external_user_id)")
+
+    emulator = start_emulator_process(store=str(workdir / "td.sqlite"))
+    try:
+        print(f"2/4 TD emulator at {emulator.url}")
+        env = airflow_env(workdir, args.dags_folder, emulator.url)
+        log_path = workdir / "airflow.log"
+        print(f"3/4 airflow dags test {DAG_ID} (mode {args.mode}); log: {log_path}")
+        started = time.monotonic()
+        code = run_dag(env, {"mode": args.mode}, log_path=log_path)
+        print(f"    finished in {time.monotonic() - started:.1f} s with exit code {code}")
+        tables = emulator_tables(emulator.url)
+    finally:
+        emulator.stop()
+
+    ledger = Ledger.from_url(str(workdir / "ledger"))
+    totals = ledger_totals(ledger)
+    report = lag_report(StagingArea.from_url(str(workdir / "staging")), ledger)
+    print("4/4 summary")
+    rows = [
+        ("staged events", staged["events"]),
+        ("events read", totals["read"]),
+        ("filtered: no external_user_id", totals["filtered_no_external_user_id"]),
+        ("filtered: event type", totals["filtered_event_type"]),
+        ("filtered: event-time window", totals["filtered_window"]),
+        ("duplicates dropped", totals["duplicates"]),
+        ("delivered", totals["sent"]),
+        ("quarantined", totals["quarantined"]),
+        ("rows in TD", sum(count for _, count in tables)),
+        ("events in TD", sum(events for events, _ in tables)),
+        ("files delivered / staged", f"{report.delivered_files} / {report.staged_files}"),
+        ("delivery lag (hours)", report.lag_hours),
+    ]
+    for label, value in rows:
+        print(f"    {label:<32} {value:>12,}" if isinstance(value, int) else f"    {label:<32} {value!s:>12}")
+    return code
+
+
+def emulator_tables(url: str) -> list[tuple[int, int]]:
+    """(events, rows) per table the emulator holds: a postback row carries a batch of events."""
+    import requests
+
+    found = []
+    for database in requests.get(f"{url}/v3/database/list", headers={"Authorization": f"TD1 {DEMO_KEY}"},
+                                 timeout=30).json()["databases"]:
+        name = database["name"]
+        for table in requests.get(f"{url}/v3/table/list/{name}", headers={"Authorization": f"TD1 {DEMO_KEY}"},
+                                  timeout=30).json()["tables"]:
+            rows = requests.get(f"{url}/_emulator/rows/{name}/{table['name']}", timeout=60).json()
+            rows = rows["rows"] if isinstance(rows, dict) else rows
+            events = sum(len(row["events"]) if isinstance(row.get("events"), list) else 1 for row in rows)
+            found.append((events, len(rows)))
+    return found
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

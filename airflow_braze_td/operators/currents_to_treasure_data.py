@@ -1,0 +1,195 @@
+"""`BrazeCurrentsToTreasureDataOperator`: wires templates, connections and the run context to the delivery core."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import pendulum
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, ObjectStoragePath
+from airflow_braze_td.currents.layout import StagedFile
+from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
+from airflow_braze_td.delivery.lag import pending_files
+from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
+from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
+from airflow_braze_td.hooks.currents import CurrentsExportHook
+from airflow_braze_td.hooks.treasure_data import TreasureDataHook
+from airflow_braze_td.treasure_data.errors import TDAuthError, TDNotFoundError
+
+MODES = ("postback", "import", "ingest")
+
+
+def ledger_at(url: str, conn_id: str | None = None) -> Ledger:
+    """The delivery ledger at an `ObjectStoragePath` URL (credentials from `conn_id`)."""
+    path = ObjectStoragePath(str(url), conn_id=conn_id)
+    return Ledger(path.fs, path.path)
+
+
+def _as_time(value: Any) -> pendulum.DateTime | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, pendulum.DateTime) else pendulum.parse(str(value))
+
+
+class BrazeCurrentsToTreasureDataOperator(BaseOperator):
+    """Deliver staged Braze Currents exports to Treasure Data, exactly once per file as the ledger records it.
+
+    By default it delivers every pending file (no ledger state yet) whose queue hour is before the
+    run's data interval end, late files in past hours included. Map it over event-type groups
+    (`list_pending_groups`) or over explicit `files` to spread the work over workers.
+
+    :param staging_url: staging prefix (`s3://…`, `gs://…`, `abfs://…`, `file:///…` or a local path).
+    :param ledger_url: where the delivery ledger lives; shared storage when several workers deliver.
+    :param mode: `postback` (Braze's own TD export format), `import` (idempotent) or `ingest`.
+    :param event_types: names or glob patterns; empty means every type.
+    :param require_external_user_id: only users with an `external_user_id`, as Braze's TD export does.
+    :param event_since: / event_until: optional event-time window (ISO times).
+    :param until: queue-hour cut; default the data interval end.
+    :param files: explicit staged files (dicts from `StagedFile.to_dict`), instead of listing.
+    :param replay: deliver again on purpose, ignoring the ledger's marks for the selected files.
+    """
+
+    template_fields: Sequence[str] = (
+        "staging_url", "ledger_url", "mode", "td_conn_id", "staging_conn_id", "ledger_conn_id", "database",
+        "table", "postback_url", "event_types", "require_external_user_id", "event_since", "event_until",
+        "until", "since", "files", "replay",
+    )
+    ui_color = "#f7c8a0"
+
+    def __init__(
+        self,
+        *,
+        staging_url: str,
+        ledger_url: str,
+        mode: str = "postback",
+        td_conn_id: str = TreasureDataHook.default_conn_name,
+        staging_conn_id: str | None = None,
+        ledger_conn_id: str | None = None,
+        database: str | None = None,
+        table: str | None = None,
+        postback_url: str | None = None,
+        create_table: bool = False,
+        event_types: Sequence[str] | None = None,
+        require_external_user_id: bool = True,
+        event_since: str | None = None,
+        event_until: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        files: list[dict] | None = None,
+        drop_fields: Sequence[str] = (),
+        hash_fields: Sequence[str] = (),
+        dedupe_hours: int = 1,
+        replay: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.staging_url = staging_url
+        self.ledger_url = ledger_url
+        self.mode = mode
+        self.td_conn_id = td_conn_id
+        self.staging_conn_id = staging_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.database = database
+        self.table = table
+        self.postback_url = postback_url
+        self.create_table = create_table
+        self.event_types = event_types
+        self.require_external_user_id = require_external_user_id
+        self.event_since = event_since
+        self.event_until = event_until
+        self.since = since
+        self.until = until
+        self.files = files
+        self.drop_fields = tuple(drop_fields)
+        self.hash_fields = tuple(hash_fields)
+        self.dedupe_hours = dedupe_hours
+        self.replay = replay
+
+    def _owner(self, context: Any) -> str:
+        """Retries of one task instance share an owner, so a killed try's claims are resumed at once."""
+        ti = context["ti"]
+        return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+
+    def execute(self, context: Any) -> dict:
+        if self.mode not in MODES:
+            raise AirflowFailException(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        event_types = list(self.event_types or ())
+        staging = CurrentsExportHook(self.staging_url, self.staging_conn_id).staging
+        ledger = ledger_at(self.ledger_url, self.ledger_conn_id)
+        owner = self._owner(context)
+        event_filter = EventFilter(
+            event_types=tuple(event_types),
+            require_external_user_id=bool(self.require_external_user_id),
+            since=_unix(self.event_since),
+            until=_unix(self.event_until),
+        )
+        if self.files:
+            files = [StagedFile.from_dict(item) for item in self.files]
+        else:
+            until = _as_time(self.until) or context.get("data_interval_end") or pendulum.now("UTC")
+            listing = staging.list()
+            if self.replay:
+                files = listing.select(event_filter.selector, since=_as_time(self.since), until=until)
+            else:
+                files = pending_files(listing, ledger.states(), event_types=event_filter.selector, until=until)
+                since = _as_time(self.since)
+                files = [staged for staged in files if since is None or staged.queue_hour >= since]
+        generation = (
+            "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if self.replay else FIRST_GENERATION
+        )
+        td_hook = TreasureDataHook(td_conn_id=self.td_conn_id)
+        sink = td_hook.get_sink(
+            self.mode,
+            database=self.database,
+            table=self.table,
+            postback_url=self.postback_url,
+            create_table=self.create_table,
+        )
+        settings = DeliverySettings(
+            target=f"{self.mode}:{self.database}:{self.table}:{_without_query(self.postback_url)}",
+            event_filter=event_filter,
+            transform=FieldTransform(self.drop_fields, self.hash_fields),
+            dedupe_hours=self.dedupe_hours,
+            generation=generation,
+        )
+        self.log.info("%d file(s) to deliver from %s (%s mode)", len(files), self.staging_url, self.mode)
+        try:
+            summary = Delivery(staging, sink, ledger, settings, owner).run(files)
+        except (TDAuthError, TDNotFoundError) as error:
+            ledger.record_error(str(error))
+            raise AirflowFailException(str(error)) from None
+        ledger.clear_error()
+        result = summary.to_dict()
+        self.log.info("Delivery summary: %s", result)
+        return result
+
+
+def _without_query(url: str | None) -> str:
+    """A postback URL without its query, which may carry the write key."""
+    return urlsplit(url)._replace(query="").geturl() if url else ""
+
+
+def _unix(value: Any) -> int | None:
+    moment = _as_time(value)
+    return moment.int_timestamp if moment else None
+
+
+def list_pending_groups(
+    staging_url: str,
+    ledger_url: str,
+    *,
+    event_types: Sequence[str] | None = None,
+    until: Any = None,
+    staging_conn_id: str | None = None,
+    ledger_conn_id: str | None = None,
+    target_group_bytes: int = 256 << 20,
+) -> list[list[str]]:
+    """The event-type groups with pending files, for `.partial(...).expand(event_types=...)`."""
+    staging = CurrentsExportHook(staging_url, staging_conn_id).staging
+    ledger = ledger_at(ledger_url, ledger_conn_id)
+    selector = EventFilter(event_types=tuple(event_types or ())).selector
+    files = pending_files(staging.list(), ledger.states(), event_types=selector, until=_as_time(until))
+    return plan_event_type_groups(files, target_group_bytes)

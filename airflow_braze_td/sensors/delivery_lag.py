@@ -1,0 +1,113 @@
+"""`CurrentsDeliveryLagSensor`: fails the DAG, loudly, before Braze's 48-hour loss window closes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, Stats, conf
+from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
+
+LAG_GAUGE = "braze_td.delivery_lag_hours"
+
+
+class CurrentsDeliveryLagSensor(BaseSensorOperator):
+    """Wait until every staged file due is delivered; fail at `loss_window - fail_margin` hours of lag.
+
+    Lag is now minus the queue hour of the oldest staged file the ledger does not show as delivered
+    (quarantined data counts as undelivered). Past the fail line it raises `AirflowFailException`: no
+    retries, and the DAG run fails. It pushes `lag_hours` to XCom and the `braze_td.delivery_lag_hours`
+    StatsD gauge. With `max_staging_silence_hours` it also fails when Braze stops staging files.
+    """
+
+    template_fields: Sequence[str] = (
+        "staging_url", "ledger_url", "staging_conn_id", "ledger_conn_id", "event_types", "loss_window_hours",
+        "fail_margin_hours", "warn_after_hours", "max_staging_silence_hours",
+    )
+    ui_color = "#f4a6a6"
+
+    def __init__(
+        self,
+        *,
+        staging_url: str,
+        ledger_url: str,
+        staging_conn_id: str | None = None,
+        ledger_conn_id: str | None = None,
+        event_types: Sequence[str] | None = None,
+        loss_window_hours: float = 48.0,
+        fail_margin_hours: float = 12.0,
+        warn_after_hours: float = 6.0,
+        max_staging_silence_hours: float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", 300)
+        super().__init__(**kwargs)
+        self.staging_url = staging_url
+        self.ledger_url = ledger_url
+        self.staging_conn_id = staging_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self.event_types = event_types
+        self.loss_window_hours = loss_window_hours
+        self.fail_margin_hours = fail_margin_hours
+        self.warn_after_hours = warn_after_hours
+        self.max_staging_silence_hours = max_staging_silence_hours
+        self.deferrable = deferrable
+
+    def _trigger(self) -> DeliveryLagTrigger:
+        silence = self.max_staging_silence_hours
+        return DeliveryLagTrigger(
+            str(self.staging_url),
+            str(self.ledger_url),
+            staging_conn_id=self.staging_conn_id,
+            ledger_conn_id=self.ledger_conn_id,
+            event_types=list(self.event_types or []),
+            loss_window_hours=float(self.loss_window_hours),
+            fail_margin_hours=float(self.fail_margin_hours),
+            warn_after_hours=float(self.warn_after_hours),
+            max_staging_silence_hours=float(silence) if silence not in (None, "", "None") else None,
+            poke_interval=float(self.poke_interval),
+        )
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        outcome = self._trigger().check()
+        if outcome["status"] == "waiting":
+            self.defer(
+                trigger=self._trigger(),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+            )
+        return self._conclude(context, outcome)
+
+    def poke(self, context: Any) -> bool:
+        outcome = self._trigger().check()
+        if outcome["status"] == "waiting":
+            self._publish(context, outcome)
+            self.log.info(outcome["message"])
+            return False
+        self._conclude(context, outcome)
+        return True
+
+    def execute_complete(self, context: Any, event: dict) -> float:
+        return self._conclude(context, event)
+
+    def _publish(self, context: Any, outcome: dict) -> float:
+        lag = float(outcome["report"]["lag_hours"])
+        Stats.gauge(LAG_GAUGE, lag)
+        context["ti"].xcom_push(key="lag_hours", value=lag)
+        context["ti"].xcom_push(key="hours_left", value=float(outcome["report"]["hours_left"]))
+        if outcome["warning"]:
+            self.log.warning(outcome["warning"])
+        return lag
+
+    def _conclude(self, context: Any, outcome: dict) -> float:
+        lag = self._publish(context, outcome)
+        if outcome["status"] == "failed":
+            self.log.error(outcome["message"])
+            raise AirflowFailException(outcome["message"])
+        self.log.info(outcome["message"])
+        return lag

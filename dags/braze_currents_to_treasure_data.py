@@ -1,0 +1,81 @@
+"""Hourly delivery of Braze Currents staged exports to Treasure Data, ending with the delivery-lag check.
+
+list_pending_groups -> deliver (mapped over event-type groups) -> check_delivery_lag (runs even when
+delivery failed, so a broken TD key or URL turns into a loud failure before Braze's loss window closes).
+
+The params' defaults run on the embedded demo (`make demo`): a local staging folder, a local ledger, and
+the TD emulator behind the `treasure_data_default` connection. Override them with
+`airflow dags test braze_currents_to_treasure_data --conf '{"staging_url": "s3://...", ...}'`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pendulum
+
+from airflow.providers.common.compat.sdk import DAG, Param, task
+from airflow_braze_td.operators.currents_to_treasure_data import (
+    BrazeCurrentsToTreasureDataOperator,
+    list_pending_groups,
+)
+from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
+
+DEMO_DIR = Path(os.environ.get("BRAZE_TD_DEMO_DIR", Path(__file__).resolve().parents[1] / ".demo"))
+
+with DAG(
+    dag_id="braze_currents_to_treasure_data",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,
+    render_template_as_native_obj=True,
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    params={
+        "staging_url": Param(str(DEMO_DIR / "staging"), type="string"),
+        "ledger_url": Param(str(DEMO_DIR / "ledger"), type="string"),
+        "mode": Param("postback", enum=["postback", "import", "ingest"]),
+        "database": Param("braze", type="string"),
+        "table": Param("currents_events", type="string"),
+        "postback_url": Param("", type="string", description="full TD console URL; empty builds it"),
+        "event_types": Param([], type="array", description="names or glob patterns; empty means all"),
+        "require_external_user_id": Param(True, type="boolean"),
+        "loss_window_hours": Param(48, type="number"),
+        "fail_margin_hours": Param(12, type="number"),
+    },
+    tags=["braze", "treasure-data"],
+) as dag:
+
+    @task
+    def list_pending(params: dict | None = None, data_interval_end=None) -> list[list[str]]:
+        """Event-type groups with files to deliver: the units the delivery fans out over."""
+        return list_pending_groups(
+            params["staging_url"], params["ledger_url"], event_types=params["event_types"], until=data_interval_end
+        )
+
+    groups = list_pending()
+    deliver = BrazeCurrentsToTreasureDataOperator.partial(
+        task_id="deliver",
+        staging_url="{{ params.staging_url }}",
+        ledger_url="{{ params.ledger_url }}",
+        mode="{{ params.mode }}",
+        td_conn_id="treasure_data_default",
+        database="{{ params.database }}",
+        table="{{ params.table }}",
+        postback_url="{{ params.postback_url }}",
+        require_external_user_id="{{ params.require_external_user_id }}",
+        create_table=True,
+    ).expand(event_types=groups)
+    check = CurrentsDeliveryLagSensor(
+        task_id="check_delivery_lag",
+        staging_url="{{ params.staging_url }}",
+        ledger_url="{{ params.ledger_url }}",
+        event_types="{{ params.event_types }}",
+        loss_window_hours="{{ params.loss_window_hours }}",
+        fail_margin_hours="{{ params.fail_margin_hours }}",
+        trigger_rule="all_done",
+        poke_interval=60,
+        timeout=3600,
+    )
+    groups >> deliver >> check
