@@ -83,6 +83,54 @@ def _emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """Files staged, delivered, pending and quarantined per event type and queue hour; lag and hours left."""
+    from airflow_braze_td.currents.events import EventTypeSelector
+    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.delivery.lag import lag_report
+    from airflow_braze_td.delivery.ledger import Ledger
+
+    ledger = Ledger.from_url(args.ledger)
+    report = lag_report(StagingArea.from_url(args.staging), ledger, event_types=EventTypeSelector(args.event_type),
+                        loss_window_hours=args.loss_window_hours)
+    if args.json:
+        print(orjson.dumps({**report.to_dict(), "last_error": ledger.last_error()}, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(f"{'event type':<52} {'queue hour':<20} {'staged':>7} {'deliv.':>7} {'pending':>7} {'quar.':>6}")
+    for row in report.by_hour:
+        print(f"{row['event_type']:<52} {row['queue_hour'][:16]:<20} {row['staged']:>7} {row['delivered']:>7} "
+              f"{row['pending']:>7} {row['quarantined']:>6}")
+    print(f"\nfiles: {report.staged_files} staged, {report.delivered_files} delivered, {report.pending_files} pending, "
+          f"{report.quarantined_files} quarantined; {report.unmatched_keys} key(s) match no layout")
+    if report.oldest_pending_key:
+        print(f"oldest pending: {report.oldest_pending_key} ({report.oldest_pending_state})")
+    print(f"lag: {report.lag_hours:.2f} h; hours left before Braze's {args.loss_window_hours:g} h loss window: "
+          f"{report.hours_left:.2f}")
+    error = ledger.last_error()
+    if error:
+        print(f"last delivery error: {error['message']}")
+    return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    """Send quarantined events again after the cause is fixed (or --discard them on purpose)."""
+    from airflow_braze_td.delivery.ledger import Ledger
+    from airflow_braze_td.delivery.pipeline import requeue_quarantined
+
+    ledger = Ledger.from_url(args.ledger)
+    sink = None
+    if not args.discard:
+        from airflow_braze_td.hooks.treasure_data import TreasureDataHook
+
+        sink = TreasureDataHook(td_conn_id=args.conn_id).get_sink(
+            args.mode, database=args.database, table=args.table, postback_url=args.postback_url,
+            create_table=args.create_table,
+        )
+    outcome = requeue_quarantined(ledger, sink, discard=args.discard)
+    print(orjson.dumps(outcome, option=orjson.OPT_INDENT_2).decode())
+    return 1 if outcome.get("rejected_again") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braze-td", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +160,23 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--write-key", action="append", default=[], help="an import-only key (repeatable)")
     emulator.add_argument("--strict-postback", action="store_true", help="answer 403 to a bad postback key")
     emulator.add_argument("--visibility-delay", type=float, default=0.0, help="seconds before rows show")
+
+    status = command("status", _status)
+    status.add_argument("--staging", required=True, metavar="URL")
+    status.add_argument("--ledger", required=True, metavar="URL")
+    status.add_argument("--event-type", action="append", default=[], metavar="PATTERN")
+    status.add_argument("--loss-window-hours", type=float, default=48.0)
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    requeue = command("requeue", _requeue)
+    requeue.add_argument("--ledger", required=True, metavar="URL")
+    requeue.add_argument("--mode", default="postback", choices=("postback", "import", "ingest"))
+    requeue.add_argument("--conn-id", default="treasure_data_default", help="Airflow connection of Treasure Data")
+    requeue.add_argument("--database")
+    requeue.add_argument("--table")
+    requeue.add_argument("--postback-url")
+    requeue.add_argument("--create-table", action="store_true")
+    requeue.add_argument("--discard", action="store_true", help="drop the quarantined records, recorded in the ledger")
     return parser
 
 

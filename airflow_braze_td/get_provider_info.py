@@ -4,6 +4,9 @@ from __future__ import annotations
 
 
 def get_provider_info() -> dict:
+    from airflow_braze_td.hooks.currents import CONNECTION_TYPE_INFO as CURRENTS_CONNECTION
+    from airflow_braze_td.hooks.treasure_data import CONNECTION_TYPE_INFO as TREASURE_DATA_CONNECTION
+
     return {
         "package-name": "airflow-provider-braze-td",
         "name": "Braze Currents to Treasure Data",
@@ -12,8 +15,20 @@ def get_provider_info() -> dict:
         "hooks": [
             {
                 "integration-name": "Braze Currents",
-                "python-modules": ["airflow_braze_td.hooks.currents"],
+                "python-modules": ["airflow_braze_td.hooks.currents", "airflow_braze_td.hooks.treasure_data"],
             },
         ],
-        "connection-types": [],
+        "operators": [
+            {
+                "integration-name": "Braze Currents",
+                "python-modules": ["airflow_braze_td.operators.currents_to_treasure_data"],
+            },
+        ],
+        "sensors": [
+            {"integration-name": "Braze Currents", "python-modules": ["airflow_braze_td.sensors.delivery_lag"]},
+        ],
+        "triggers": [
+            {"integration-name": "Braze Currents", "python-modules": ["airflow_braze_td.triggers.delivery_lag"]},
+        ],
+        "connection-types": [TREASURE_DATA_CONNECTION, CURRENTS_CONNECTION],
     }

@@ -9,6 +9,7 @@ workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus si
     last_error.json                the last error that stopped a delivery (bad key, missing table)
     claims/<identity>/<owner>.json a claim with an expiry, so two runs never deliver one file twice
     quarantine/<identity>/<name>.json   rejected events and unreadable files, with their reasons
+    discarded/<name>.json          quarantine records a person dropped with `braze-td requeue --discard`
     replays/<generation>.json      what a deliberate replay covered
 
 Every object is written whole (temp name, then rename), so a worker killed mid-write never leaves a
@@ -206,6 +207,12 @@ class Ledger:
 
     def resolve_quarantine(self, path: str) -> None:
         self.fs.rm(path)
+
+    def record_discard(self, path: str, record: dict) -> None:
+        """Keep what a person chose to drop from the quarantine, and when."""
+        name = hashlib.sha256(path.encode()).hexdigest()[:24]
+        self._write(self._path("discarded", f"{name}.json"),
+                    orjson.dumps({"at": time.time(), "path": path, **record}, default=_jsonable))
 
     # the last delivery error, for the lag sensor's message
 

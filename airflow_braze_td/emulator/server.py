@@ -236,6 +236,10 @@ class Emulator:
     def fault_counts(self) -> dict[str, int]:
         return self._app.faults.counts()
 
+    def clear_faults(self) -> None:
+        """Drop queued faults and stop chaos mode, keeping the stored data."""
+        self._app.faults.reset()
+
     def rows(self, db: str, table: str) -> list[dict[Any, Any]]:
         return self._app.store.rows(db, table)
 

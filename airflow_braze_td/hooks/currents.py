@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import cached_property
+from typing import Any
 
 import pendulum
 
@@ -12,25 +13,61 @@ from airflow_braze_td.currents.decode import BadEvent
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import Listing, StagingArea
 
+CONNECTION_TYPE_INFO: dict[str, Any] = {
+    "hook-class-name": "airflow_braze_td.hooks.currents.CurrentsExportHook",
+    "connection-type": "braze_currents",
+    "hook-name": "Braze Currents staged export",
+    "ui-field-behaviour": {
+        "hidden-fields": ["login", "password", "schema", "port"],
+        "relabeling": {"host": "Staging URL"},
+        "placeholders": {"host": "s3://bucket/currents-prefix"},
+    },
+    "conn-fields": {
+        "storage_conn_id": {
+            "label": "Storage connection id",
+            "description": "Connection that holds the bucket's credentials (e.g. aws_default); empty for defaults.",
+            "schema": {"type": ["string", "null"]},
+        },
+    },
+}
+
 
 class CurrentsExportHook(BaseHook):
     """Lists and streams Braze Currents staged exports under any `ObjectStoragePath` URL.
 
     :param staging_url: `s3://bucket/prefix`, `gs://…`, `abfs://…`, `file:///…` or a bare local path.
-    :param conn_id: optional Airflow connection that holds the storage credentials (e.g. `aws_default`).
+        When omitted, the `braze_currents` connection's host holds it.
+    :param conn_id: optional storage connection with the bucket's credentials (e.g. `aws_default`).
+    :param currents_conn_id: optional `braze_currents` connection (staging URL and storage connection).
     """
 
-    conn_name_attr = "conn_id"
+    conn_name_attr = "currents_conn_id"
+    default_conn_name = "braze_currents_default"
+    conn_type = "braze_currents"
     hook_name = "Braze Currents staged export"
 
-    def __init__(self, staging_url: str, conn_id: str | None = None) -> None:
+    def __init__(
+        self, staging_url: str | None = None, conn_id: str | None = None, currents_conn_id: str | None = None
+    ) -> None:
         super().__init__()
+        if not staging_url and not currents_conn_id:
+            raise ValueError("give a staging_url, or a braze_currents connection that holds one")
         self.staging_url = staging_url
         self.conn_id = conn_id
+        self.currents_conn_id = currents_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {key.replace("-", "_"): value for key, value in CONNECTION_TYPE_INFO["ui-field-behaviour"].items()}
 
     @cached_property
     def staging(self) -> StagingArea:
-        path = ObjectStoragePath(str(self.staging_url), conn_id=self.conn_id)
+        url, conn_id = self.staging_url, self.conn_id
+        if not url:
+            connection = self.get_connection(self.currents_conn_id)
+            url = connection.host
+            conn_id = conn_id or connection.extra_dejson.get("storage_conn_id") or None
+        path = ObjectStoragePath(str(url), conn_id=conn_id)
         return StagingArea(path.fs, path.path)
 
     def list_files(self) -> Listing:
@@ -49,3 +86,10 @@ class CurrentsExportHook(BaseHook):
     def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
         """The normalised events of one staged file, streamed."""
         return self.staging.iter_events(staged)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            listing = self.list_files()
+        except Exception as error:
+            return False, str(error)
+        return True, f"{len(listing.files)} staged file(s), {len(listing.unmatched)} key(s) matching no layout"

@@ -16,8 +16,8 @@ from airflow_braze_td.delivery.lag import pending_files
 from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
 from airflow_braze_td.hooks.currents import CurrentsExportHook
-from airflow_braze_td.hooks.treasure_data import TreasureDataHook
-from airflow_braze_td.treasure_data.errors import TDAuthError, TDNotFoundError
+from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
+from airflow_braze_td.treasure_data.errors import TDError
 
 MODES = ("postback", "import", "ingest")
 
@@ -108,10 +108,23 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         self.dedupe_hours = dedupe_hours
         self.replay = replay
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Mask a postback URL's write key before Airflow stores the rendered fields."""
+        super().render_template_fields(context, jinja_env)
+        if self.postback_url:
+            mask_write_key(str(self.postback_url))
+
     def _owner(self, context: Any) -> str:
-        """Retries of one task instance share an owner, so a killed try's claims are resumed at once."""
+        """Who holds this delivery's claims: the same for every try and every Clear of one DAG run.
+
+        It names the run by its logical date (one run per date and DAG), so a killed try's claims are
+        taken over at once by its retry, while an overlapping run of another date waits for them.
+        Mapped instances of one run share it: they deliver disjoint event types.
+        """
         ti = context["ti"]
-        return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+        logical_date = context.get("logical_date")
+        run = logical_date.isoformat() if logical_date else ti.run_id
+        return f"{ti.dag_id}/{ti.task_id}/{run}"
 
     def execute(self, context: Any) -> dict:
         if self.mode not in MODES:
@@ -158,9 +171,11 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         self.log.info("%d file(s) to deliver from %s (%s mode)", len(files), self.staging_url, self.mode)
         try:
             summary = Delivery(staging, sink, ledger, settings, owner).run(files)
-        except (TDAuthError, TDNotFoundError) as error:
+        except TDError as error:
             ledger.record_error(str(error))
-            raise AirflowFailException(str(error)) from None
+            if error.permanent:
+                raise AirflowFailException(str(error)) from None
+            raise
         ledger.clear_error()
         result = summary.to_dict()
         self.log.info("Delivery summary: %s", result)

@@ -1,0 +1,232 @@
+"""The one HTTP client for every Treasure Data endpoint family.
+
+It owns one `requests.Session` (kept by the caller, reused for every call), sends explicit
+connect/read timeouts, follows no redirects (a redirect would carry the key to another host), turns
+status codes into retryable attempts or typed errors, and scrubs its secrets out of any text it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from airflow_braze_td import __version__
+from airflow_braze_td.treasure_data.endpoints import Endpoints
+from airflow_braze_td.treasure_data.errors import TDConflictError, TDProtocolError, error_for_status
+from airflow_braze_td.treasure_data.retry import RetryableError, RetryPolicy, parse_retry_after
+from airflow_braze_td.treasure_data.rows import validate_name
+
+USER_AGENT = f"airflow-provider-braze-td/{__version__}"
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+_DETAIL_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A 2xx response and how many attempts it took."""
+
+    response: requests.Response
+    attempts: int
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    @property
+    def retries(self) -> int:
+        return self.attempts - 1
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.response.content) if self.response.content else {}
+        except orjson.JSONDecodeError as exc:
+            raise TDProtocolError(
+                f"Treasure Data answered HTTP {self.status} with a body that is not JSON", status=self.status
+            ) from exc
+
+
+def request_name(method: str, url: str) -> str:
+    """"METHOD /path" for logs and errors: the query string is dropped, whatever it holds."""
+    return f"{method} {urlsplit(url).path or '/'}"
+
+
+class TDClient:
+    """Requests to Treasure Data with `Authorization: TD1 <key>`, bounded retries and typed errors."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        endpoints: Endpoints,
+        api_key: str,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not api_key:
+            raise ValueError("a Treasure Data API key or write key is required (the connection password)")
+        self.session = session
+        self.endpoints = endpoints
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._api_key = api_key
+        self._secrets: set[str] = {api_key}
+
+    def __repr__(self) -> str:
+        return f"TDClient({self.endpoints.describe()})"
+
+    def add_secret(self, secret: str) -> None:
+        """Register another secret (a postback write key) to scrub from error texts."""
+        if secret:
+            self._secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every registered secret replaced by `***`."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def write_key_headers(self, write_key: str | None = None) -> dict[str, str | None]:
+        """Headers for the postback API: the write key (default: the client's key) instead of `Authorization`."""
+        if write_key:
+            self.add_secret(write_key)
+        return {"Authorization": None, "X-TD-Write-Key": write_key or self._api_key}
+
+    def url(self, family: str, path: str) -> str:
+        """Absolute URL of `path` on one endpoint family: api, imports, postback or ingest."""
+        return getattr(self.endpoints, family) + path
+
+    def _detail(self, response: requests.Response) -> str:
+        """The server's own explanation, from a JSON `message`/`error` or the start of the body."""
+        raw = response.content[: 64 * 1024]
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict):
+                error = ": ".join(str(error[k]) for k in ("name", "description", "message") if error.get(k))
+            parts = [str(p) for p in (error, body.get("message")) if p]
+            text = "; ".join(dict.fromkeys(parts))
+        else:
+            text = raw.decode("utf-8", "replace").strip()
+        return self.scrub(text[:_DETAIL_CHARS])
+
+    def send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str | None] | None = None,
+        target: str = "",
+    ) -> requests.Response:
+        """One attempt. 2xx returns; 429, 5xx and network failures raise `RetryableError`; others typed errors.
+
+        `headers` override the defaults; a None value drops one (a postback sends its write key instead
+        of `Authorization`). `target` ("database 'x'") makes error messages specific.
+        """
+        merged: dict[str, str | None] = {"Authorization": f"TD1 {self._api_key}", "User-Agent": USER_AGENT}
+        if headers:
+            merged.update(headers)
+        try:
+            response = self.session.request(
+                method, url, data=body, headers=merged, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.Timeout as exc:
+            raise RetryableError(f"timed out ({type(exc).__name__})") from None
+        except requests.exceptions.SSLError as exc:
+            raise TDProtocolError(
+                f"TLS verification failed for {request_name(method, url)}: {self.scrub(str(exc))}. "
+                "Check the region or host URL; verification is never switched off."
+            ) from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise RetryableError(f"connection failed: {self.scrub(str(exc))}") from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        detail = self._detail(response)
+        if status == 429 or 500 <= status < 600:
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
+            reason = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+            raise RetryableError(reason, retry_after=retry_after, status=status)
+        raise error_for_status(
+            status, request_name(method, url), detail, where=self.endpoints.describe(), target=target
+        )
+
+    def run(self, attempt: Callable[[], Any], *, what: str) -> tuple[Any, int]:
+        """Run a multi-step attempt (see the ingest sink) under the one retry policy."""
+        return self.retry.run(attempt, what=what)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str | None] | None = None,
+        target: str = "",
+    ) -> Reply:
+        """`send_once` under the retry policy."""
+        response, attempts = self.retry.run(
+            lambda: self.send_once(method, url, body=body, headers=headers, target=target),
+            what=request_name(method, url),
+        )
+        return Reply(response, attempts)
+
+    # Control plane (treasure-data.md §4). Creating needs a master key; a write-only key gets 403.
+
+    def create_database(self, database: str) -> bool:
+        """Create `database`; True if created, False if it already existed (409)."""
+        validate_name(database, "database")
+        try:
+            self.request("POST", self.url("api", f"/v3/database/create/{database}"), target=f"database {database!r}")
+        except TDConflictError:
+            return False
+        return True
+
+    def create_table(self, database: str, table: str) -> bool:
+        """Create log table `table`; True if created, False if it already existed (409)."""
+        validate_name(database, "database")
+        validate_name(table, "table")
+        try:
+            self.request(
+                "POST",
+                self.url("api", f"/v3/table/create/{database}/{table}/log"),
+                target=f"database {database!r}",
+            )
+        except TDConflictError:
+            return False
+        return True
+
+    def ensure_table(self, database: str, table: str) -> None:
+        """Create the database and the table if either is missing."""
+        self.create_database(database)
+        self.create_table(database, table)
+
+    def list_databases(self) -> list[dict]:
+        """Every database the key can see."""
+        return self.request("GET", self.url("api", "/v3/database/list")).json().get("databases", [])
+
+    def list_tables(self, database: str) -> list[dict]:
+        """Tables of `database`."""
+        validate_name(database, "database")
+        reply = self.request("GET", self.url("api", f"/v3/table/list/{database}"), target=f"database {database!r}")
+        return reply.json().get("tables", [])
+
+    def show_table(self, database: str, table: str) -> dict:
+        """One table's metadata (its `count` lags streamed rows)."""
+        validate_name(database, "database")
+        validate_name(table, "table")
+        reply = self.request(
+            "GET",
+            self.url("api", f"/v3/table/show/{database}/{table}"),
+            target=f"table {database}.{table}",
+        )
+        return reply.json()
