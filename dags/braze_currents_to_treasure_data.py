@@ -78,7 +78,6 @@ with DAG(
         fail_margin_hours="{{ params.fail_margin_hours }}",
         trigger_rule="all_done",
         poke_interval=60,
-        timeout=50 * 60,
-        soft_fail=True,
+        hand_over_after_minutes=50,
     )
     groups >> deliver >> check

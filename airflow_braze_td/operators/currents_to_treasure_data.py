@@ -108,11 +108,17 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         self.dedupe_hours = dedupe_hours
         self.replay = replay
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Mask a postback URL's write key before Airflow stores the rendered fields."""
-        super().render_template_fields(context, jinja_env)
-        if self.postback_url:
-            mask_write_key(str(self.postback_url))
+    @property
+    def postback_url(self) -> str | None:
+        return self._postback_url
+
+    @postback_url.setter
+    def postback_url(self, value: str | None) -> None:
+        """Mask the write key as soon as a value is set: templates are rendered (and their values stored
+        by Airflow) before `execute` runs, through a path that differs for mapped tasks."""
+        self._postback_url = value
+        if value:
+            mask_write_key(str(value))
 
     def _owner(self, context: Any) -> str:
         """Who holds this delivery's claims: the same for every try and every Clear of one DAG run.

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseSensorOperator, Stats, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSkipException,
+    BaseSensorOperator,
+    Stats,
+    conf,
+)
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
 LAG_GAUGE = "braze_td.delivery_lag_hours"
@@ -19,6 +25,8 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
     (quarantined data counts as undelivered). Past the fail line it raises `AirflowFailException`: no
     retries, and the DAG run fails. It pushes `lag_hours` to XCom and the `braze_td.delivery_lag_hours`
     StatsD gauge. With `max_staging_silence_hours` it also fails when Braze stops staging files.
+    With `hand_over_after_minutes`, a check still waiting that long after its data interval ends is
+    skipped, so a scheduled DAG's runs do not pile up: the next run's check carries on the watch.
     """
 
     template_fields: Sequence[str] = (
@@ -39,6 +47,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         fail_margin_hours: float = 12.0,
         warn_after_hours: float = 6.0,
         max_staging_silence_hours: float | None = None,
+        hand_over_after_minutes: float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -54,10 +63,15 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         self.fail_margin_hours = fail_margin_hours
         self.warn_after_hours = warn_after_hours
         self.max_staging_silence_hours = max_staging_silence_hours
+        self.hand_over_after_minutes = hand_over_after_minutes
         self.deferrable = deferrable
 
-    def _trigger(self) -> DeliveryLagTrigger:
+    def _trigger(self, context: Any) -> DeliveryLagTrigger:
         silence = self.max_staging_silence_hours
+        interval_end = context.get("data_interval_end")
+        hand_over_at = None
+        if self.hand_over_after_minutes is not None and interval_end is not None:
+            hand_over_at = interval_end.timestamp() + float(self.hand_over_after_minutes) * 60
         return DeliveryLagTrigger(
             str(self.staging_url),
             str(self.ledger_url),
@@ -69,22 +83,24 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
             warn_after_hours=float(self.warn_after_hours),
             max_staging_silence_hours=float(silence) if silence not in (None, "", "None") else None,
             poke_interval=float(self.poke_interval),
+            hand_over_at=hand_over_at,
         )
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        outcome = self._trigger().check()
+        trigger = self._trigger(context)
+        outcome = trigger.check()
         if outcome["status"] == "waiting":
             self.defer(
-                trigger=self._trigger(),
+                trigger=trigger,
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
         return self._conclude(context, outcome)
 
     def poke(self, context: Any) -> bool:
-        outcome = self._trigger().check()
+        outcome = self._trigger(context).check()
         if outcome["status"] == "waiting":
             self._publish(context, outcome)
             self.log.info(outcome["message"])
@@ -109,5 +125,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         if outcome["status"] == "failed":
             self.log.error(outcome["message"])
             raise AirflowFailException(outcome["message"])
+        if outcome["status"] == "handed_over":
+            raise AirflowSkipException(outcome["message"])
         self.log.info(outcome["message"])
         return lag

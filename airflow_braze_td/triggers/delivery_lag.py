@@ -6,6 +6,7 @@ It only reads (one staging listing, one ledger listing per check) and never post
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 
 
 class DeliveryLagTrigger(BaseTrigger):
-    """Checks the lag every `poke_interval` seconds until everything due is delivered or the fail line is hit."""
+    """Checks the lag every `poke_interval` seconds until everything due is delivered, the fail line is hit,
+    or `hand_over_at` (Unix time) passes while still waiting."""
 
     def __init__(
         self,
@@ -30,6 +32,7 @@ class DeliveryLagTrigger(BaseTrigger):
         warn_after_hours: float = 6.0,
         max_staging_silence_hours: float | None = None,
         poke_interval: float = 300.0,
+        hand_over_at: float | None = None,
     ) -> None:
         super().__init__()
         self.staging_url = staging_url
@@ -42,6 +45,7 @@ class DeliveryLagTrigger(BaseTrigger):
         self.warn_after_hours = warn_after_hours
         self.max_staging_silence_hours = max_staging_silence_hours
         self.poke_interval = poke_interval
+        self.hand_over_at = hand_over_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -57,6 +61,7 @@ class DeliveryLagTrigger(BaseTrigger):
                 "warn_after_hours": self.warn_after_hours,
                 "max_staging_silence_hours": self.max_staging_silence_hours,
                 "poke_interval": self.poke_interval,
+                "hand_over_at": self.hand_over_at,
             },
         )
 
@@ -74,8 +79,10 @@ class DeliveryLagTrigger(BaseTrigger):
             staging, ledger, event_types=EventTypeSelector(self.event_types), loss_window_hours=self.loss_window_hours
         )
         verdict = judge(report, thresholds, ledger.last_error())
-        return {"status": verdict.status, "message": verdict.message, "warning": verdict.warning,
-                "report": report.to_dict()}
+        status, message = verdict.status, verdict.message
+        if status == "waiting" and self.hand_over_at is not None and time.time() >= self.hand_over_at:
+            status, message = "handed_over", f"{message}; handing the watch over to the next run's check"
+        return {"status": status, "message": message, "warning": verdict.warning, "report": report.to_dict()}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
