@@ -157,8 +157,10 @@ class Ledger:
     def claim(self, staged: StagedFile, owner: str, ttl: float) -> bool:
         """Claim a file before working on it; False when another owner holds an unexpired claim.
 
-        Works on storage without conditional writes: write our claim, list all claims, and the oldest
-        unexpired claim wins. Retries of the same task share an owner, so a killed try is resumed at once.
+        Works on storage without conditional writes: write our claim, then list every claim; if any
+        other owner's claim is there too, withdraw ours. Two racing owners may both withdraw (the file
+        waits for the next run), but two can never both proceed. Retries of the same task share an
+        owner, so a killed try's claim is taken over at once.
         """
         owner_key = hashlib.sha256(owner.encode()).hexdigest()[:16]
         now = time.time()
@@ -166,8 +168,7 @@ class Ledger:
             return False
         claim = Claim(owner=owner, written=now, expires=now + ttl)
         self._write(self._path("claims", staged.identity, f"{owner_key}.json"), orjson.dumps(asdict(claim)))
-        winner = min(self._claims(staged, time.time()), key=lambda c: (c.written, c.owner), default=None)
-        if winner is not None and winner.owner != owner:
+        if any(c.owner != owner for c in self._claims(staged, time.time())):
             self.release(staged, owner)
             return False
         return True

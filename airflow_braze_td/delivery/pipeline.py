@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import orjson
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
+from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.batching import Batch, OversizeEvent
@@ -321,11 +322,17 @@ def requeue_quarantined(ledger: Ledger, sink: Sink, *, discard: bool = False) ->
             ledger.resolve_quarantine(path)
             outcome["discarded_records"] += 1
             continue
-        events = [entry["event"] for entry in record.get("events", ()) if isinstance(entry.get("event"), dict)]
-        if not events:
+        entries = record.get("events", ())
+        if not entries:
             outcome["records_kept"] += 1
             continue
         rejected: list[dict] = []
+        events = []
+        for entry in entries:
+            try:
+                events.append(normalise_http_event(entry["event"], staged.event_type))
+            except InvalidEvent as error:
+                rejected.append({"reason": str(error), "event": entry["event"]})
         batcher = sink.batcher()
         batches: list[Batch] = []
         for event in events:

@@ -1,0 +1,133 @@
+"""Claims under concurrency, quarantine and requeue, and the lag the ledger implies."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+import pendulum
+
+from airflow_braze_td.currents.layout import staged_key
+from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
+from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED
+from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, requeue_quarantined
+from airflow_braze_td.emulator import Fault
+from tests.conftest import open_record, write_avro
+from tests.delivery.conftest import delivered_ids, eligible_ids, ledger_in, sink_for
+
+HOUR = pendulum.datetime(2026, 11, 30, 9, tz="UTC")
+
+
+def _key(offset: int, event_type: str = "users.messages.email.Open", extension: str = "avro") -> str:
+    return staged_key(event_type=event_type, queue_hour=HOUR, partition=0, offset=offset, extension=extension)
+
+
+def test_two_concurrent_deliveries_send_each_file_once(staged_tree, emulator, tmp_path):
+    root, staged = staged_tree
+    area = StagingArea.from_url(str(root))
+    files = area.list().files
+    start = threading.Barrier(2)
+    summaries = {}
+
+    def run(owner: str) -> None:
+        delivery = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path),
+                            DeliverySettings(target="postback:braze"), owner)
+        start.wait()
+        summaries[owner] = delivery.run(files)
+
+    threads = [threading.Thread(target=run, args=(f"run-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(summary.files for summary in summaries.values()), "both runs should have delivered some files"
+    raced = sum(summary.files_claimed_elsewhere for summary in summaries.values())
+    assert sum(summary.files for summary in summaries.values()) + raced >= staged["files"]
+    leftovers = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path),
+                         DeliverySettings(target="postback:braze"), "run-3").run(files)
+    assert sum(summary.files for summary in summaries.values()) + leftovers.files == staged["files"]
+    landed = delivered_ids(emulator, "postback")
+    assert set(landed) == set(eligible_ids(root))
+    copies = _ids_in_several_files(area)
+    assert all(count == 1 for event_id, count in landed.items() if event_id not in copies), (
+        "only Braze's own duplicate copies, read by two runs at once, may land twice")
+    batches = sum(summary.batches for summary in (*summaries.values(), leftovers))
+    assert emulator.count("braze", "currents") == batches
+
+
+def _ids_in_several_files(area: StagingArea) -> set[str]:
+    files_of: dict[str, int] = {}
+    for staged in area.list().files:
+        for event in area.iter_events(staged):
+            files_of[event["id"]] = files_of.get(event["id"], 0) + 1
+    return {event_id for event_id, count in files_of.items() if count > 1}
+
+
+def test_quarantine_keeps_every_bad_input_and_requeue_delivers_it_after_the_fix(emulator, tmp_path):
+    staging = tmp_path / "staging"
+    write_avro(staging / _key(1), [open_record(n) for n in range(2)])
+    good = write_avro(staging / _key(2), [open_record(n) for n in range(100, 400)]).read_bytes()
+    (staging / _key(3)).write_bytes(good[: len(good) // 2])
+    bodies = [{"event_type": "users.messages.email.Open", "id": "ok-1", "time": 5, "user": {"external_user_id": "e"},
+               "properties": {}}, {"event_type": "users.messages.email.Open", "time": 5}]
+    (staging / _key(4, extension="json")).write_bytes(orjson.dumps({"events": bodies}))
+    emulator.push_faults(Fault(status=400, kind="400"), Fault(status=400, kind="400"))
+    area = StagingArea.from_url(str(staging))
+    ledger = ledger_in(tmp_path)
+    sink = sink_for(emulator, "postback")
+    summary = Delivery(area, sink, ledger, DeliverySettings(target="postback:braze"), "run").run(area.list().files)
+    assert summary.files_quarantined == 3 and summary.files_delivered == 1
+    assert summary.quarantined == 2, "one event rejected by TD, one event without an id"
+    states = ledger.states()
+    assert sorted(states.values()) == [DELIVERED, QUARANTINED, QUARANTINED, QUARANTINED]
+    records = [record for _, record in ledger.quarantined()]
+    reasons = " | ".join(orjson.dumps(record).decode() for record in records)
+    assert "truncated file" in reasons and "no string `id`" in reasons and "400" in reasons
+    truncated = next(record for record in records if record["key"] == _key(3))
+    assert 0 < truncated["record_index"] < 300
+    report = lag_report(area, ledger, now=HOUR.add(hours=40))
+    assert report.quarantined_files == 3 and report.lag_hours == 40
+    assert judge(report, LagThresholds()).status == "failed"
+
+    outcome = requeue_quarantined(ledger, sink)
+    assert outcome["sent"] == 1 and outcome["rejected_again"] == 1, outcome
+    assert sum(1 for state in ledger.states().values() if state == QUARANTINED) == 2
+    assert requeue_quarantined(ledger, None, discard=True)["discarded_records"] == 2
+    assert set(ledger.states().values()) == {DELIVERED}
+    assert list((tmp_path / "ledger" / "discarded").iterdir())
+    landed = delivered_ids(emulator, "postback")
+    assert set(landed.values()) == {1} and "ok-1" in landed and open_record(1)["id"] in landed
+
+
+def test_lag_waits_inside_the_window_and_succeeds_when_fresh(staged_tree, emulator, tmp_path):
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    ledger = ledger_in(tmp_path)
+    end = pendulum.datetime(2026, 11, 30, 12, tz="UTC")
+    pending = lag_report(area, ledger, now=end.add(hours=5))
+    assert pending.pending_files and pending.lag_hours == 8.0 and pending.hours_left == 40.0
+    assert judge(pending, LagThresholds()).status == "waiting"
+    assert judge(pending, LagThresholds(warn_after_hours=6)).warning
+    Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(target="import:braze"), "run").run(
+        area.list().files)
+    delivered = lag_report(area, ledger, now=end.add(hours=5))
+    assert delivered.pending_files == 0 and delivered.lag_hours == 0
+    assert judge(delivered, LagThresholds()).status == "delivered"
+
+
+def test_ledger_location_that_cannot_be_written_stops_before_any_delivery(staged_tree, emulator, tmp_path):
+    root, _ = staged_tree
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    area = StagingArea.from_url(str(root))
+    ledger = ledger_in(Path(blocker))
+    try:
+        Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(target="p"), "run").run(
+            area.list().files)
+    except OSError as error:
+        assert "not-a-folder" in str(error)
+    else:
+        raise AssertionError("a ledger under a file must not be writable")
+    assert emulator.requests() == []
