@@ -1,0 +1,105 @@
+"""The lag sensor's poke and deferral outcomes, without Airflow's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pendulum
+import pytest
+
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+from airflow_braze_td.currents.layout import staged_key
+from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
+from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
+from tests.conftest import open_record, write_avro
+
+
+class RecordingTaskInstance:
+    """Stands in for Airflow's task instance: the sensor only pushes XComs to it."""
+
+    def __init__(self) -> None:
+        self.xcom: dict = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcom[key] = value
+
+
+def _stage(tmp_path, hours_ago: int) -> None:
+    hour = pendulum.now("UTC").start_of("hour").subtract(hours=hours_ago)
+    key = staged_key(event_type="users.messages.email.Open", queue_hour=hour, partition=0, offset=1)
+    write_avro(tmp_path / "staging" / key, [open_record(1)])
+
+
+def _sensor(tmp_path, **kwargs) -> CurrentsDeliveryLagSensor:
+    return CurrentsDeliveryLagSensor(task_id="check", staging_url=str(tmp_path / "staging"),
+                                     ledger_url=str(tmp_path / "ledger"), **kwargs)
+
+
+def _context(interval_end=None) -> dict:
+    return {"ti": RecordingTaskInstance(), "data_interval_end": interval_end}
+
+
+def test_nothing_pending_succeeds(tmp_path):
+    (tmp_path / "staging").mkdir()
+    context = _context()
+    assert _sensor(tmp_path).poke(context) is True
+    assert context["ti"].xcom == {"lag_hours": 0.0, "hours_left": 48.0}
+
+
+def test_stale_data_inside_the_window_waits_and_warns(tmp_path):
+    _stage(tmp_path, hours_ago=10)
+    context = _context()
+    assert _sensor(tmp_path).poke(context) is False
+    assert 10 <= context["ti"].xcom["lag_hours"] < 11
+    outcome = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger")).check()
+    assert outcome["status"] == "waiting" and "Delivery lag is" in outcome["warning"]
+
+
+def test_past_the_fail_line_raises_a_fail_exception_naming_the_file(tmp_path):
+    _stage(tmp_path, hours_ago=37)
+    with pytest.raises(AirflowFailException) as raised:
+        _sensor(tmp_path).poke(_context())
+    message = str(raised.value)
+    assert "fail line of 36.0 h" in message and "users.messages.email.Open" in message
+    assert "wrong Treasure Data URL, key or region" in message and "are left before Braze's loss window" in message
+
+
+def test_settable_window_and_margin(tmp_path):
+    _stage(tmp_path, hours_ago=5)
+    with pytest.raises(AirflowFailException):
+        _sensor(tmp_path, loss_window_hours=6, fail_margin_hours=1).poke(_context())
+
+
+def test_a_waiting_check_hands_over_after_its_interval(tmp_path):
+    _stage(tmp_path, hours_ago=3)
+    sensor = _sensor(tmp_path, hand_over_after_minutes=30)
+    with pytest.raises(AirflowSkipException, match="next run"):
+        sensor.poke(_context(interval_end=pendulum.now("UTC").subtract(hours=1)))
+
+
+def test_staging_silence_fails_when_enabled(tmp_path):
+    _stage(tmp_path, hours_ago=1)
+    assert _sensor(tmp_path).poke(_context()) is False
+    old = pendulum.now("UTC").subtract(hours=40).timestamp()
+    for path in (tmp_path / "staging").rglob("*.avro"):
+        os.utime(path, (old, old))
+    with pytest.raises(AirflowFailException, match="No Braze Currents file has been staged"):
+        _sensor(tmp_path, max_staging_silence_hours=4).poke(_context())
+
+
+def test_trigger_round_trips_and_fires_on_the_fail_line(tmp_path):
+    _stage(tmp_path, hours_ago=40)
+    trigger = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger"), poke_interval=0.01)
+    path, kwargs = trigger.serialize()
+    assert path == "airflow_braze_td.triggers.delivery_lag.DeliveryLagTrigger"
+    rebuilt = DeliveryLagTrigger(**kwargs)
+
+    async def first_event():
+        async for event in rebuilt.run():
+            return event.payload
+
+    payload = asyncio.run(first_event())
+    assert payload["status"] == "failed" and payload["report"]["pending_files"] == 1
+    with pytest.raises(AirflowFailException):
+        _sensor(tmp_path).execute_complete(_context(), payload)
