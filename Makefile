@@ -18,5 +18,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py --json benchmarks/results/throughput.json
+
+chaos: $(STAMP)
+	$(BIN)/python benchmarks/chaos.py --json benchmarks/results/chaos.json
+
 clean:
 	rm -rf $(VENV) .demo
