@@ -3,8 +3,9 @@
 Real exports cannot be shared and Braze's samples hold one placeholder record per type, but the pipeline
 must be exercised on what makes production hard: dozens of event types at very different volumes, several
 files per type and queue hour, events queued days late, users without an external id, and at-least-once
-duplicates. Values come from pools built once per run, so a million events take seconds, and every draw
-comes from one seeded generator, so the same arguments give the same bytes.
+duplicates. Records are dicts joined from value pools built once per run (users, message contexts, event
+times) and encoded by fastavro; every draw comes from one seeded generator, so the same arguments give the
+same bytes.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from __future__ import annotations
 import io
 import json
 import math
-import operator
 import random
-import struct
-from collections.abc import Callable
-from itertools import accumulate
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import accumulate, repeat
 from typing import Any
 
 import fastavro
 import fsspec
 import pendulum
-from fastavro.write import Writer
 
 from airflow_braze_td.currents import catalog
 from airflow_braze_td.currents.layout import staged_key
@@ -190,7 +190,7 @@ class _World:
     """One workspace: users with coherent attributes, its apps, campaigns and canvases.
 
     Every event type draws users from here, so a user keeps its ids, device and locale across types, as in
-    a real export.
+    a real export. Every user dict has the same keys: a type's fields among them are taken from the user.
     """
 
     def __init__(self, rng: random.Random, users: int) -> None:
@@ -210,21 +210,7 @@ class _World:
         order = list(range(users))
         rng.shuffle(order)
         self.users = [self._user(rng, anonymous[i]) for i in order]
-        self.anonymous = [anonymous[i] for i in order]
         self.cum_activity = list(accumulate(activity[i] for i in order))
-        self.encoded_times: dict[int, bytes] = {}  # Avro bytes of each event time, shared by all types
-        self._encoded_fields: list[dict[tuple[str, str], bytes]] = [{} for _ in self.users]
-
-    def encoded_run(self, run: tuple[tuple[str, str], ...], index: int) -> bytes:
-        """Avro bytes of a run of user fields (name, type code) for one user; each field is encoded once."""
-        cache, user = self._encoded_fields[index], self.users[index]
-        parts = []
-        for key in run:
-            encoded = cache.get(key)
-            if encoded is None:
-                encoded = cache[key] = _encode(key[1], user[key[0]])
-            parts.append(encoded)
-        return b"".join(parts)
 
     @staticmethod
     def _campaign(rng: random.Random, i: int) -> dict:
@@ -323,15 +309,6 @@ _SOURCE_FIELDS = (
     "canvas_variation_id", "canvas_variation_name", "canvas_step_id", "canvas_step_name",
     "canvas_step_message_variation_id", "dispatch_id", "next_step_id",
 )
-# Attributes that belong to the user (taken from `_World.users`), not to the message or the event.
-_USER_FIELDS = frozenset((
-    "user_id", "external_user_id", "device_id", "push_token_device_id", "timezone", "email_address",
-    "channel_identifier", "recipient_domain", "mailbox_provider", "phone_number", "to_phone_number",
-    "user_phone_number", "platform", "os_version", "device_model", "sdk_version", "browser", "device_class",
-    "device_os", "resolution", "carrier", "user_agent", "app_id", "app_group_id", "ad_id", "ad_id_type",
-    "ad_tracking_enabled", "push_token", "gender", "country", "language", "home_city", "first_name", "last_name",
-    "dob", "locale_key", "native_line_id", "bsuid",
-))
 
 
 # --- Values of message and event fields, drawn once per context (see `_EventType`) ----------------------------
@@ -725,118 +702,38 @@ def _time_pool(rng: random.Random, late_share: float) -> list[int]:
     return pool + pool
 
 
-# --- Avro binary encoding ----------------------------------------------------------------------------------
-# Records are joined here from bytes precomputed per pool entry, about 1.5 µs a record against 8 µs for
-# encoding each record's fields through fastavro; fastavro still writes the container (header, blocks, codecs).
-
-_SMALL_LONGS = tuple(bytes((2 * n,)) for n in range(64))
-
-
-def _long(n: int) -> bytes:
-    """Avro `int`/`long`: zigzag, then a little-endian base-128 varint."""
-    if 0 <= n < 64:
-        return _SMALL_LONGS[n]
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _encode(code: str, value: Any) -> bytes:
-    """One value in Avro binary for a catalog type code; TypeError when the value does not fit the type."""
-    if code == "s?" and isinstance(value, str):  # by far the most common case
-        raw = value.encode()
-        return b"\x02" + _long(len(raw)) + raw
-    if code.endswith("?"):
-        return b"\x00" if value is None else b"\x02" + _encode(code[:-1], value)
-    if code == "s" and isinstance(value, str):
-        raw = value.encode()
-        return _long(len(raw)) + raw
-    if code in ("i", "l") and isinstance(value, int) and not isinstance(value, bool):
-        return _long(value)
-    if code == "f" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return struct.pack("<f", value)
-    if code == "b" and isinstance(value, bool):
-        return b"\x01" if value else b"\x00"
-    if code.startswith("[") and isinstance(value, list):
-        items = b"".join(_encode(code[1:-1], item) for item in value)
-        return (_long(len(value)) + items if value else b"") + b"\x00"
-    raise TypeError(f"{value!r} is not a valid value for Avro type code {code!r}")
-
-
-class _Block:
-    """Pre-encoded records in the shape `fastavro.write.Writer.write_block` takes."""
-
-    def __init__(self, records: list[bytes]) -> None:
-        self.num_records = len(records)
-        self.bytes_ = io.BytesIO(b"".join(records))
-
-
-def _avro_file(schema: dict, codec: str, sync_marker: bytes, records: list[bytes]) -> bytes:
-    """An Avro object container file, in blocks of about `_BLOCK_BYTES` like Braze's Java writer makes."""
-    out = io.BytesIO()
-    writer = Writer(out, schema, codec, sync_marker=sync_marker)
-    block: list[bytes] = []
-    size = 0
-    for record in records:
-        block.append(record)
-        size += len(record)
-        if size >= _BLOCK_BYTES:
-            writer.write_block(_Block(block))
-            block, size = [], 0
-    if block:
-        writer.write_block(_Block(block))
-    writer.flush()
-    return out.getvalue()
-
-
-# Fields whose value is drawn for every event rather than taken from a pool.
+# Fields drawn for every event rather than taken from a pool.
 _EVENT_FIELDS = ("id", "time", "time_ms", "session_id")
-_ID_PREFIX = _long(36)  # every id is a 36-character UUID string
+
+# An event as kept until its file is written: (id, time, time_ms, session_id, user, context), the last two
+# shared dicts from the pools. Keeping events, not records, lets a duplicate replay its original exactly.
+_Event = tuple[str, int, int | None, str | None, dict, dict]
 
 
 class _EventType:
-    """One event type: its schema, pools of encoded message contexts and users, and its partitions' state.
-
-    A record is the join, in schema order, of per-event bytes (id, time ...) and runs of consecutive
-    fields encoded once per user and once per context.
-    """
+    """One event type: its parsed schema, its pool of message contexts, its partitions' state and counts."""
 
     def __init__(self, event_type: str, world: _World, rng: random.Random, times: list[int], volume: int) -> None:
         fields = catalog.fields(event_type)
+        names = {f.name for f in fields}
+        self.name = event_type
         self.schema = fastavro.parse_schema(catalog.avro_schema(event_type))
         self.world = world
         self.times = times
-        self.codes = {f.name: f.code for f in fields}
-        self.always_anonymous = "external_user_id" not in self.codes
-        user_runs: list[list[catalog.Field]] = []
-        context_runs: list[list[catalog.Field]] = []
-        slots: list[tuple[str, int]] = []
-        for field in fields:
-            if field.name in _EVENT_FIELDS:
-                slots.append(("event", _EVENT_FIELDS.index(field.name)))
-                continue
-            kind, runs = ("user", user_runs) if field.name in _USER_FIELDS else ("context", context_runs)
-            if not slots or slots[-1][0] != kind:
-                runs.append([])
-                slots.append((kind, len(runs) - 1))
-            runs[-1].append(field)
-        base = {"event": 0, "user": len(_EVENT_FIELDS), "context": len(_EVENT_FIELDS) + len(user_runs)}
-        self.order = operator.itemgetter(*(base[kind] + index for kind, index in slots))
-        self.user_runs = [tuple((f.name, f.code) for f in run) for run in user_runs]
+        self.always_anonymous = "external_user_id" not in names
+        self.has_millis = "time_ms" in names
+        self.has_session = "session_id" in names
+        user_fields = world.users[0].keys()
+        context_fields = [f for f in fields if f.name not in user_fields and f.name not in _EVENT_FIELDS]
         kinds = _message_kinds(fields)
-        context_fields = [f for run in context_runs for f in run]
-        self.contexts: list[tuple[bytes, ...]] = []
-        for _ in range(max(16, min(_CONTEXTS_PER_TYPE, volume // 20))):
-            values = self._context(context_fields, rng, rng.choice(kinds) if kinds else None)
-            self.contexts.append(tuple(b"".join(_encode(f.code, values[f.name]) for f in run) for run in context_runs))
-        self.users: list[tuple[bytes, ...] | None] = [None] * len(world.users)
+        self.contexts = [
+            self._context(context_fields, rng, rng.choice(kinds) if kinds else None)
+            for _ in range(max(16, min(_CONTEXTS_PER_TYPE, volume // 20)))
+        ]
         self.offsets = [rng.randrange(1_000, 40_000_000) for _ in range(PARTITIONS)]
-        self.recent: list[list[bytes]] = [[] for _ in range(PARTITIONS)]
+        self.recent: list[list[_Event]] = [[] for _ in range(PARTITIONS)]
         self.owed = rng.random()  # copies owed to at-least-once delivery; a random start keeps small types fair
+        self.unique = self.duplicates = self.without_external_id = self.written = 0
 
     def _context(self, fields: list[catalog.Field], rng: random.Random, kind: str | None) -> dict:
         """Message and event fields of one event, consistent with each other (a canvas step's own ids ...)."""
@@ -852,59 +749,119 @@ class _EventType:
             values[field.name] = _fallback(field, rng) if value is None and not field.nullable else value
         return values
 
-    def _user(self, index: int) -> tuple[bytes, ...]:
-        encoded = self.users[index] = tuple(self.world.encoded_run(run, index) for run in self.user_runs)
-        return encoded
-
-    def _fresh(self, rng: random.Random, n: int, window_start: int) -> tuple[list[bytes], int]:
-        """`n` new encoded events queued in the window from `window_start`, and how many lack an external id."""
+    def _fresh(self, rng: random.Random, n: int, window_start: int) -> list[_Event]:
+        """`n` new events queued in the window from `window_start`."""
         ids = _uuids(rng, n)
         start = rng.randrange(_TIME_POOL_SIZE)
         times = [window_start + offset for offset in self.times[start:start + n]]
-        encoded_times = self.world.encoded_times
-        times_bytes = [encoded_times.get(t) or encoded_times.setdefault(t, _long(t)) for t in times]
-        picks = rng.choices(range(len(self.users)), cum_weights=self.world.cum_activity, k=n)
-        users, project = self.users, self._user
-        people = [u if (u := users[i]) is not None else project(i) for i in picks]
+        users = rng.choices(self.world.users, cum_weights=self.world.cum_activity, k=n)
         contexts = rng.choices(self.contexts, k=n)
-        if "time_ms" in self.codes:
-            code = self.codes["time_ms"]
-            millis = [_encode(code, t * 1000 + int(i[-3:], 16) % 1000) for t, i in zip(times, ids)]
-        else:
-            millis = [b""] * n
-        sessions = [_ID_PREFIX + s.encode() for s in _uuids(rng, n)] if "session_id" in self.codes else [b""] * n
-        order, join = self.order, b"".join
-        records = [
-            join(order((_ID_PREFIX + i.encode(), t, m, s) + u + c))
-            for i, t, m, s, u, c in zip(ids, times_bytes, millis, sessions, people, contexts)
-        ]
-        anonymous = self.world.anonymous
-        return records, n if self.always_anonymous else sum(anonymous[i] for i in picks)
+        millis = [t * 1000 + int(i[-3:], 16) % 1000 for t, i in zip(times, ids)] if self.has_millis else repeat(None)
+        sessions = _uuids(rng, n) if self.has_session else repeat(None)
+        self.without_external_id += n if self.always_anonymous else [u["external_user_id"] for u in users].count(None)
+        return list(zip(ids, times, millis, sessions, users, contexts))
 
-    def cell(self, rng: random.Random, n: int, window_start: int, partition: int) -> tuple[int, int, list[list[bytes]]]:
-        """One partition's window: (copies, new events without external id, files of at most FILE_MAX_EVENTS).
+    def queue_hour(self, rng: random.Random, hour: pendulum.DateTime, n: int) -> Iterator[tuple[str, list[_Event]]]:
+        """The files, as (key, events), of `n` new events (and some copies) queued in `hour`."""
+        # Volume swings between 5-minute windows (sends are bursty); partitions share a window evenly.
+        windows = [rng.lognormvariate(0.0, 0.7) for _ in range(_WINDOWS_PER_HOUR)]
+        cell_weights = [w * rng.uniform(0.85, 1.15) for w in windows for _ in range(PARTITIONS)]
+        for cell_index, count in enumerate(_split(n, cell_weights, rng)):
+            if not count:
+                continue
+            window, partition = divmod(cell_index, PARTITIONS)
+            events = self._cell(rng, count, hour.int_timestamp + window * FILE_WINDOW_SECONDS, partition)
+            for i in range(0, len(events), FILE_MAX_EVENTS):
+                chunk = events[i:i + FILE_MAX_EVENTS]
+                offset = self.offsets[partition]
+                self.offsets[partition] += len(chunk)
+                self.written += len(chunk)
+                yield staged_key(event_type=self.name, queue_hour=hour, partition=partition, offset=offset), chunk
 
-        At-least-once delivery is modelled as a replayed run of the partition's previous file, written
-        again ahead of the new events, so a duplicate always sits in a later file with a higher offset.
+    def _cell(self, rng: random.Random, n: int, window_start: int, partition: int) -> list[_Event]:
+        """One partition's window: `n` new events, after the copies at-least-once delivery owes.
+
+        Redelivery is modelled as a replayed run of the partition's previous file, written again ahead of
+        the new events, so a duplicate always sits in a later file with a higher offset.
         """
         self.owed += DUPLICATE_SHARE * n
         recent = self.recent[partition]
         k = min(int(self.owed), len(recent))
-        copies: list[bytes] = []
+        copies: list[_Event] = []
         if k:
             first = rng.randrange(len(recent) - k + 1)
             copies = recent[first:first + k]
             self.owed -= k
-        fresh: list[bytes] = []
-        anonymous = 0
-        step = min(FILE_MAX_EVENTS, _TIME_POOL_SIZE)  # one slice of the time pool per draw
-        for done in range(0, n, step):
-            records, without = self._fresh(rng, min(step, n - done), window_start)
-            fresh += records
-            anonymous += without
+        fresh: list[_Event] = []
+        for done in range(0, n, _TIME_POOL_SIZE):  # one slice of the time pool per draw
+            fresh += self._fresh(rng, min(_TIME_POOL_SIZE, n - done), window_start)
         self.recent[partition] = fresh
-        records = copies + fresh
-        return k, anonymous, [records[i:i + FILE_MAX_EVENTS] for i in range(0, len(records), FILE_MAX_EVENTS)]
+        self.unique += n
+        self.duplicates += k
+        return copies + fresh
+
+    def avro_file(self, events: list[_Event], codec: str, sync_marker: bytes) -> bytes:
+        """An Avro container file of `events`, in blocks of about `_BLOCK_BYTES` like Braze's Java writer."""
+        out = io.BytesIO()
+        fastavro.writer(out, self.schema, _records(events), codec, _BLOCK_BYTES, sync_marker=sync_marker)
+        return out.getvalue()
+
+
+def _records(events: list[_Event]) -> Iterator[dict]:
+    """The events as fastavro records, each a merge of its shared user and context dicts.
+
+    The whole user goes in, as fastavro reads only its schema's fields: no per-type copy of the users is
+    kept, and copying a whole dict is twice as fast as refilling one.
+    """
+    for event_id, time, millis, session, user, context in events:
+        record = user | context
+        record["id"] = event_id
+        record["time"] = time
+        record["time_ms"] = millis
+        record["session_id"] = session
+        yield record
+
+
+class _Writes:
+    """Files stored by one background thread, so that storage works while the next file is encoded."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem) -> None:
+        self.fs = fs
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: deque[Future] = deque()
+        self.dirs: set[str] = set()
+
+    def put(self, path: str, data: bytes) -> None:
+        directory = path.rsplit("/", 1)[0]
+        if directory not in self.dirs:
+            self.fs.makedirs(directory, exist_ok=True)
+            self.dirs.add(directory)
+        self.pending.append(self.pool.submit(self.fs.pipe_file, path, data))
+        if len(self.pending) > 8:  # bounds memory when storage is slower than encoding
+            self.pending.popleft().result()
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()  # raises a failed write
+        finally:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _chosen_types(event_types: Sequence[str] | None) -> tuple[str, ...]:
+    """The catalog's types, or those named, in catalog order so that the order given changes no byte."""
+    if event_types is None:
+        return catalog.EVENT_TYPES
+    names = {event_types} if isinstance(event_types, str) else set(event_types)
+    unknown = sorted(names.difference(catalog.EVENT_TYPES))
+    if unknown:
+        raise ValueError(f"unknown Braze Currents event types: {', '.join(unknown)}")
+    if not names:
+        raise ValueError("event_types is empty: pass None for every type")
+    return tuple(t for t in catalog.EVENT_TYPES if t in names)
 
 
 def stage_sample(
@@ -915,23 +872,27 @@ def stage_sample(
     seed: int = 0,
     codec: str = "null",
     end: pendulum.DateTime | None = None,
+    event_types: Sequence[str] | None = None,
 ) -> dict:
     """Write a Braze Currents storage export of `events` distinct events under `dest` (a path or fsspec URL).
 
     Queue hours are the `hours` whole UTC hours before `end` (default: now; truncated to the hour). On top
     of the distinct events, about `DUPLICATE_SHARE` of them are written a second time into a later file, as
-    Braze's at-least-once delivery does. The same arguments (including `end`) give the same bytes.
+    Braze's at-least-once delivery does. `event_types` restricts the sample to those catalog types (keeping
+    their relative volumes), for small trees with few files; unknown names raise ValueError. The same
+    arguments give the same bytes.
     Returns a summary of what was written.
     """
     if codec not in CODECS:
         raise ValueError(f"codec must be one of {CODECS}, got {codec!r}")
     if events < 0 or hours < 1:
         raise ValueError(f"need events >= 0 and hours >= 1, got events={events}, hours={hours}")
+    chosen = _chosen_types(event_types)
     last = pendulum.instance(end if end is not None else pendulum.now("UTC")).in_timezone("UTC").start_of("hour")
     queue_hours = [last.subtract(hours=hours - i) for i in range(hours)]
     rng = random.Random(seed)
 
-    weights = {t: _WEIGHTS.get(t, _RARE_WEIGHT) for t in catalog.EVENT_TYPES}
+    weights = {t: _WEIGHTS.get(t, _RARE_WEIGHT) for t in chosen}
     volumes = dict(zip(weights, _split(events, list(weights.values()), rng)))
     sdk_share = sum(w for t, w in weights.items() if t.startswith(_SDK_PREFIXES)) / sum(weights.values())
     time_pools = {True: _time_pool(rng, min(1.0, LATE_SHARE / sdk_share) if sdk_share else 0.0),
@@ -942,49 +903,28 @@ def stage_sample(
 
     fs, root = fsspec.core.url_to_fs(dest)
     root = root.rstrip("/")
-    made_dirs: set[str] = set()
     types: dict[str, _EventType] = {}
-    by_type: dict[str, int] = {}
-    files = unique = anonymous = duplicates = 0
-    for hour_index, hour in enumerate(queue_hours):
-        for event_type, plan in plans.items():
-            if not plan[hour_index]:
-                continue
-            kind = types.get(event_type)
-            if kind is None:
-                times = time_pools[event_type.startswith(_SDK_PREFIXES)]
-                kind = types[event_type] = _EventType(event_type, world, rng, times, volumes[event_type])
-            # Volume swings between 5-minute windows (sends are bursty); partitions share a window evenly.
-            windows = [rng.lognormvariate(0.0, 0.7) for _ in range(_WINDOWS_PER_HOUR)]
-            cell_weights = [w * rng.uniform(0.85, 1.15) for w in windows for _ in range(PARTITIONS)]
-            for cell_index, n in enumerate(_split(plan[hour_index], cell_weights, rng)):
-                if not n:
+    files = 0
+    with _Writes(fs) as writes:
+        for hour_index, hour in enumerate(queue_hours):
+            for event_type, plan in plans.items():
+                if not plan[hour_index]:
                     continue
-                window, partition = divmod(cell_index, PARTITIONS)
-                window_start = hour.int_timestamp + window * FILE_WINDOW_SECONDS
-                copies, without, chunks = kind.cell(rng, n, window_start, partition)
-                duplicates += copies
-                unique += n
-                anonymous += without
-                for records in chunks:
-                    key = staged_key(event_type=event_type, queue_hour=hour, partition=partition,
-                                     offset=kind.offsets[partition])
-                    kind.offsets[partition] += len(records)
-                    path = f"{root}/{key}"
-                    directory = path.rsplit("/", 1)[0]
-                    if directory not in made_dirs:
-                        fs.makedirs(directory, exist_ok=True)
-                        made_dirs.add(directory)
-                    fs.pipe_file(path, _avro_file(kind.schema, codec, rng.randbytes(16), records))
+                kind = types.get(event_type)
+                if kind is None:
+                    times = time_pools[event_type.startswith(_SDK_PREFIXES)]
+                    kind = types[event_type] = _EventType(event_type, world, rng, times, volumes[event_type])
+                for key, chunk in kind.queue_hour(rng, hour, plan[hour_index]):
+                    writes.put(f"{root}/{key}", kind.avro_file(chunk, codec, rng.randbytes(16)))
                     files += 1
-                    by_type[event_type] = by_type.get(event_type, 0) + len(records)
+    kinds = types.values()
     return {
         "files": files,
-        "events": unique + duplicates,
-        "unique_ids": unique,
-        "without_external_id": anonymous,
-        "duplicates": duplicates,
-        "by_event_type": dict(sorted(by_type.items())),
+        "events": sum(kind.written for kind in kinds),
+        "unique_ids": sum(kind.unique for kind in kinds),
+        "without_external_id": sum(kind.without_external_id for kind in kinds),
+        "duplicates": sum(kind.duplicates for kind in kinds),
+        "by_event_type": {name: kind.written for name, kind in sorted(types.items())},
         "first_hour": queue_hours[0].isoformat(),
         "last_hour": queue_hours[-1].isoformat(),
     }

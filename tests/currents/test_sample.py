@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import uuid
@@ -274,34 +273,48 @@ def test_default_end_is_the_current_hour(memory_url):
     assert pendulum.parse(summary["last_hour"]).diff(pendulum.parse(summary["first_hour"])).in_hours() == 1
 
 
-@pytest.mark.parametrize("kwargs", [{"codec": "lz4"}, {"codec": "bzip2"}, {"hours": 0}, {"events": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"codec": "lz4"}, {"codec": "bzip2"}, {"hours": 0}, {"events": -1}, {"event_types": []}]
+)
 def test_bad_arguments_are_refused(kwargs, memory_url):
     with pytest.raises(ValueError):
         stage_sample(memory_url, **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("code", "values"),
-    [
-        ("s", ["", "ascii", "São Paulo – Müller", "x" * 300]),
-        ("s?", [None, "device_id", "é" * 70]),
-        ("i", [0, 1, -1, 63, 64, 2_033_802_504]),
-        ("l?", [None, 2_033_802_504_999, -(2**40)]),
-        ("f", [3.14, 0.0, -1.5]),
-        ("b?", [None, True, False]),
-        ("[s]?", [None, [], ["user_agent", "ip_address"]]),
-        ("[s?]?", [None, ["https://media.example/a.jpg", None]]),
-    ],
-)
-def test_record_encoding_matches_fastavro(code, values):
-    """The generator encodes records itself for speed: its bytes must be fastavro's, value for value."""
-    schema = fastavro.parse_schema(
-        {"type": "record", "name": "t", "fields": [{"name": "v", "type": catalog.Field("v", code).avro_type}]}
-    )
-    for value in values:
-        expected = io.BytesIO()
-        fastavro.schemaless_writer(expected, schema, {"v": value})
-        assert sample._encode(code, value) == expected.getvalue(), value
+def test_event_types_restrict_the_sample_to_few_files(memory_url):
+    """A small tree for tests and demos: only the named types, in their usual proportions."""
+    chosen = ["users.behaviors.Purchase", "users.messages.email.Send"]
+    summary = stage_sample(memory_url, events=3_000, hours=2, seed=4, end=END, event_types=chosen)
+    files = read_tree(memory_url)
+    volumes = summary["by_event_type"]
+    assert {file.staged.event_type for file in files} == set(volumes) == set(chosen)
+    assert summary["unique_ids"] == len(first_copies(files)) == 3_000
+    assert volumes["users.messages.email.Send"] > 5 * volumes["users.behaviors.Purchase"]
+    assert len(files) == summary["files"] < 150
+    late = [record for file, record in first_copies(files).values()
+            if record["time"] < file.staged.queue_hour.int_timestamp - 900]
+    assert late and all("product_id" in record for record in late), "Purchase is the only SDK type here"
+
+
+def test_event_types_in_another_order_give_the_same_bytes(memory_url):
+    def tree(url: str) -> dict[str, bytes]:
+        fs, root = fsspec.core.url_to_fs(url)
+        return {path[len(root):]: fs.cat_file(path) for path in fs.find(root)}
+
+    chosen = ["users.behaviors.CustomEvent", "users.profile.Update", "users.canvas.Entry"]
+    other = f"{memory_url}-reversed"
+    try:
+        stage_sample(memory_url, events=400, hours=1, seed=8, end=END, event_types=chosen)
+        stage_sample(other, events=400, hours=1, seed=8, end=END, event_types=chosen[::-1])
+        first, second = tree(memory_url), tree(other)
+    finally:
+        forget_memory_tree(other)
+    assert first and first == second
+
+
+def test_unknown_event_types_are_refused_by_name(memory_url):
+    with pytest.raises(ValueError, match=r"users\.messages\.pigeon\.Send"):
+        stage_sample(memory_url, events=10, event_types=["users.behaviors.Purchase", "users.messages.pigeon.Send"])
 
 
 def test_hundred_thousand_events_smoke(memory_url):
