@@ -21,14 +21,19 @@ from airflow_braze_td.treasure_data.sinks import make_sink
 
 KEY = "1/" + "ab" * 20
 END = pendulum.datetime(2026, 11, 30, 12, tz="UTC")
+TEST_EVENT_TYPES = (
+    "users.messages.email.Send", "users.messages.email.Open", "users.messages.pushnotification.Send",
+    "users.behaviors.CustomEvent", "users.behaviors.Purchase", "users.behaviors.app.SessionStart",
+    "agentconsole.AgentExecuted", "users.messages.banner.Click",
+)
 FAST_RETRY = RetryPolicy(max_attempts=6, max_total_seconds=30, initial_wait=0.01, max_wait=0.05)
 
 
 @pytest.fixture(scope="session")
 def staged_tree(tmp_path_factory) -> tuple[Path, dict]:
-    """A small realistic staging tree, written once per session; tests copy nothing, they only read it."""
+    """A small realistic staging tree of a few event types (few files: fast), written once per session."""
     root = tmp_path_factory.mktemp("staging")
-    summary = stage_sample(str(root), events=4_000, hours=3, seed=11, end=END)
+    summary = stage_sample(str(root), events=4_000, hours=3, seed=11, end=END, event_types=TEST_EVENT_TYPES)
     return root, summary
 
 
