@@ -86,13 +86,17 @@ def _emulator(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     """Files staged, delivered, pending and quarantined per event type and queue hour; lag and hours left."""
     from airflow_braze_td.currents.events import EventTypeSelector
-    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
     from airflow_braze_td.delivery.lag import lag_report
     from airflow_braze_td.delivery.ledger import Ledger
 
     ledger = Ledger.from_url(args.ledger)
-    report = lag_report(StagingArea.from_url(args.staging), ledger, event_types=EventTypeSelector(args.event_type),
-                        loss_window_hours=args.loss_window_hours)
+    try:
+        report = lag_report(StagingArea.from_url(args.staging), ledger,
+                            event_types=EventTypeSelector(args.event_type), loss_window_hours=args.loss_window_hours)
+    except StagingNotFoundError as error:
+        print(f"braze-td: {error}", file=sys.stderr)
+        return 2
     if args.json:
         print(orjson.dumps({**report.to_dict(), "last_error": ledger.last_error()}, option=orjson.OPT_INDENT_2).decode())
         return 0
@@ -101,7 +105,12 @@ def _status(args: argparse.Namespace) -> int:
         print(f"{row['event_type']:<52} {row['queue_hour'][:16]:<20} {row['staged']:>7} {row['delivered']:>7} "
               f"{row['pending']:>7} {row['quarantined']:>6}")
     print(f"\nfiles: {report.staged_files} staged, {report.delivered_files} delivered, {report.pending_files} pending, "
-          f"{report.quarantined_files} quarantined; {report.unmatched_keys} key(s) match no layout")
+          f"{report.quarantined_files} quarantined; {report.unmatched_keys} key(s) match no layout; "
+          f"{report.not_due_files} queued after now (not due)")
+    if report.unmatched_examples:
+        print(f"keys matching no layout (not delivered), e.g.: {', '.join(report.unmatched_examples)}")
+    if report.unknown_event_types:
+        print(f"event types not in the catalog (delivered as they are): {', '.join(report.unknown_event_types)}")
     if report.oldest_pending_key:
         print(f"oldest pending: {report.oldest_pending_key} ({report.oldest_pending_state})")
     print(f"lag: {report.lag_hours:.2f} h; hours left before Braze's {args.loss_window_hours:g} h loss window: "
@@ -118,15 +127,23 @@ def _requeue(args: argparse.Namespace) -> int:
     from airflow_braze_td.delivery.pipeline import requeue_quarantined
 
     ledger = Ledger.from_url(args.ledger)
-    sink = None
-    if not args.discard:
-        from airflow_braze_td.hooks.treasure_data import TreasureDataHook
+    if args.discard:
+        outcome = requeue_quarantined(ledger, None, discard=True)
+    else:
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
-        sink = TreasureDataHook(td_conn_id=args.conn_id).get_sink(
-            args.mode, database=args.database, table=args.table, postback_url=args.postback_url,
-            create_table=args.create_table,
-        )
-    outcome = requeue_quarantined(ledger, sink, discard=args.discard)
+        from airflow_braze_td.hooks.treasure_data import TreasureDataHook
+        from airflow_braze_td.treasure_data.errors import TDError
+
+        try:
+            sink = TreasureDataHook(td_conn_id=args.conn_id).get_sink(
+                args.mode, database=args.database, table=args.table, postback_url=args.postback_url,
+                create_table=args.create_table,
+            )
+            outcome = requeue_quarantined(ledger, sink)
+        except (AirflowNotFoundException, TDError, ValueError) as error:
+            print(f"braze-td: {error}", file=sys.stderr)
+            return 2
     print(orjson.dumps(outcome, option=orjson.OPT_INDENT_2).decode())
     return 1 if outcome.get("rejected_again") else 0
 

@@ -2,21 +2,26 @@
 
 Lag = now - queue hour of the oldest staged file that the ledger does not show as delivered;
 quarantined data counts as not delivered. Computed from one staging listing and one ledger listing.
+A file queued after now (a wrong clock or key) is not due: it is neither delivered early nor lag.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 import pendulum
 
 from airflow_braze_td.currents.events import EventTypeSelector
-from airflow_braze_td.currents.layout import StagedFile
+from airflow_braze_td.currents.layout import StagedFile, unknown_event_types
 from airflow_braze_td.currents.staging import Listing, StagingArea
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, Ledger
 
+log = logging.getLogger(__name__)
+
 HOUR = 3600.0
+EXAMPLES = 5
 
 
 @dataclass
@@ -29,7 +34,10 @@ class LagReport:
     delivered_files: int = 0
     pending_files: int = 0
     quarantined_files: int = 0
+    not_due_files: int = 0
     unmatched_keys: int = 0
+    unmatched_examples: list[str] = field(default_factory=list)
+    unknown_event_types: list[str] = field(default_factory=list)
     oldest_pending_key: str | None = None
     oldest_pending_hour: str | None = None
     oldest_pending_state: str | None = None
@@ -60,15 +68,20 @@ def measure_lag(
     now = now or pendulum.now("UTC")
     selector = event_types or EventTypeSelector()
     report = LagReport(checked_at=now.isoformat(), loss_window_hours=loss_window_hours,
-                       unmatched_keys=len(listing.unmatched))
+                       unmatched_keys=len(listing.unmatched), unmatched_examples=listing.unmatched[:EXAMPLES])
     rows: dict[tuple[str, str], dict] = defaultdict(
         lambda: {"staged": 0, "delivered": 0, "pending": 0, "quarantined": 0}
     )
     oldest: StagedFile | None = None
     newest_staged_at = 0.0
+    due_types: set[str] = set()
     for staged in listing.files:
-        if not selector(staged.event_type) or staged.queue_hour > now:
+        if not selector(staged.event_type):
             continue
+        if staged.queue_hour > now:
+            report.not_due_files += 1
+            continue
+        due_types.add(staged.event_type)
         newest_staged_at = max(newest_staged_at, _staged_at(staged))
         state = states.get(staged.identity)
         row = rows[(staged.event_type, staged.queue_hour.isoformat())]
@@ -92,6 +105,7 @@ def measure_lag(
         report.oldest_pending_state = states.get(oldest.identity, "pending")
         report.lag_hours = round((now.int_timestamp - oldest.queue_hour.int_timestamp) / HOUR, 3)
     report.hours_left = round(loss_window_hours - report.lag_hours, 3)
+    report.unknown_event_types = unknown_event_types(due_types)
     if newest_staged_at:
         report.newest_staged_at = pendulum.from_timestamp(newest_staged_at, tz="UTC").isoformat()
         report.staging_silence_hours = round(max(0.0, now.timestamp() - newest_staged_at) / HOUR, 3)
@@ -102,9 +116,29 @@ def measure_lag(
 
 
 def pending_files(listing: Listing, states: dict[str, str], *, event_types: EventTypeSelector | None = None,
-                  until: pendulum.DateTime | None = None) -> list[StagedFile]:
-    """Files not yet processed (no ledger state) queued before `until`, including late files in past hours."""
-    return [staged for staged in listing.select(event_types, until=until) if staged.identity not in states]
+                  until: pendulum.DateTime | None = None, now: pendulum.DateTime | None = None) -> list[StagedFile]:
+    """Files not yet processed (no ledger state) queued before `until`, including late files in past hours.
+
+    Whatever `until` says, a file queued after `now` is not due: it is logged and left for a later run.
+    """
+    now = now or pendulum.now("UTC")
+    due: list[StagedFile] = []
+    not_due: list[StagedFile] = []
+    for staged in listing.select(event_types, until=until):
+        if staged.identity not in states:
+            (due if staged.queue_hour <= now else not_due).append(staged)
+    if not_due:
+        log_not_due(not_due, now)
+    return due
+
+
+def log_not_due(files: list[StagedFile], now: pendulum.DateTime) -> None:
+    """Warn that files queued after `now` were left out, naming the first few."""
+    log.warning(
+        "%d staged file(s) are queued after now (%s) and are not due: they are left for a later run. A queue hour "
+        "in the future means a clock or key naming problem on the Braze side; e.g. %s",
+        len(files), now.isoformat(), ", ".join(staged.key for staged in files[:EXAMPLES]),
+    )
 
 
 def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSelector | None = None,
@@ -154,14 +188,21 @@ def judge(report: LagReport, thresholds: LagThresholds, last_error: dict | None 
             "Currents integration's credentials and bucket permissions in Braze. Braze drops what it cannot "
             "write (after 48 hours on Azure, 5 days on S3 and GCS).",
         )
-    warning = None
+    warnings: list[str] = []
     if report.pending_files + report.quarantined_files and report.lag_hours >= thresholds.warn_after_hours:
-        warning = (
+        warnings.append(
             f"Delivery lag is {report.lag_hours:.1f} h (oldest pending {report.oldest_pending_key}); the DAG fails "
             f"at {fail_line:.1f} h, {report.hours_left:.1f} h before Braze's loss window closes."
         )
     elif silence_limit is not None and silence is not None and silence >= silence_limit:
-        warning = f"No Braze Currents file has been staged for {silence:.1f} h (limit {silence_limit:.1f} h)."
+        warnings.append(f"No Braze Currents file has been staged for {silence:.1f} h (limit {silence_limit:.1f} h).")
+    if report.unmatched_keys:
+        warnings.append(
+            f"{report.unmatched_keys} object(s) under the staging prefix match no Braze Currents key layout and are "
+            f"not delivered (e.g. {', '.join(report.unmatched_examples)}); if Braze changed its file naming, "
+            "their events are not counted in this lag."
+        )
+    warning = " ".join(warnings) or None
     if report.pending_files + report.quarantined_files:
         return LagVerdict(
             "waiting",

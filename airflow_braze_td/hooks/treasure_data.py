@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from airflow.providers.common.compat.sdk import Connection, mask_secret
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, Connection, mask_secret
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_braze_td.treasure_data.client import DEFAULT_TIMEOUT, TDClient
@@ -35,15 +35,41 @@ _UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("", "0", "false", "no", "off", "none")
+
+
+def write_key_of(url: str) -> str | None:
+    """The `td_write_key` of a console postback URL, if it carries one."""
+    return next((value for name, value in parse_qsl(urlsplit(url).query) if name == "td_write_key" and value), None)
+
+
 def mask_write_key(url: str) -> None:
     """Register the `td_write_key` of a console postback URL for masking."""
-    for name, value in parse_qsl(urlsplit(url).query):
-        if name == "td_write_key" and value:
-            mask_secret(value)
+    write_key = write_key_of(url)
+    if write_key:
+        mask_secret(write_key)
 
 
 def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+    return str(value).strip().lower() in _TRUE_WORDS
+
+
+def _tls_setting(verify: object) -> bool | str | None:
+    """requests' `verify` as True or a CA bundle path; None when the value would turn verification off.
+
+    requests skips verification for any falsy value (`0`, `""`), not only `False`, and reads any string as
+    a bundle path, so "false" must not pass as a path (and "true" is taken for what it says).
+    """
+    if verify is True or (isinstance(verify, int) and verify == 1):
+        return True
+    if isinstance(verify, str):
+        word = verify.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word not in _FALSE_WORDS:
+            return verify
+    return None
 
 
 class TreasureDataHook(HttpHook):
@@ -93,7 +119,15 @@ class TreasureDataHook(HttpHook):
     def _read_connection(self) -> Connection:
         """Read the connection once and register its secrets for masking before anything can log them."""
         if self._connection is None:
-            connection = self.get_connection(self.td_conn_id)
+            try:
+                connection = self.get_connection(self.td_conn_id)
+            except AirflowNotFoundException:
+                raise AirflowNotFoundException(
+                    f"Treasure Data connection {self.td_conn_id!r} is not defined. Create it in Admin > Connections "
+                    "(type `treasure_data`, the API key or write key as its password), or set the environment "
+                    f"variable AIRFLOW_CONN_{self.td_conn_id.upper()} to its JSON, e.g. "
+                    '{"conn_type": "treasure_data", "password": "<account id>/<40 hex>", "extra": {"region": "us01"}}'
+                ) from None
             if connection.password:
                 mask_secret(connection.password)
             postback_url = self._extra_of(connection, "postback_url")
@@ -159,11 +193,13 @@ class TreasureDataHook(HttpHook):
         for name in list(session.headers):
             if name.lower() in OWN_EXTRAS or name.lower().startswith(_EXTRA_PREFIX):
                 del session.headers[name]
-        if session.verify is False:
+        verify = _tls_setting(session.verify)
+        if verify is None:
             raise ValueError(
-                f"connection {self.td_conn_id!r} turns TLS verification off; it stays on for Treasure Data "
-                "(point `verify` at a CA bundle instead)"
+                f"connection {self.td_conn_id!r} turns TLS verification off (verify={session.verify!r}); it stays "
+                "on for Treasure Data (point `verify` at a CA bundle instead)"
             )
+        session.verify = verify
         return session
 
     # --- the client and the sinks -------------------------------------------------------------
@@ -192,12 +228,23 @@ class TreasureDataHook(HttpHook):
         create_table: bool = False,
         **options: Any,
     ) -> Sink:
-        """A sink for `mode`; the database defaults to the connection's, the postback URL to its extra."""
+        """A sink for `mode`; the database defaults to the connection's, the postback URL to its extra.
+
+        A postback URL without its `td_write_key` is refused rather than sent with the connection's key:
+        it is most likely a truncated paste, and a postback with a key for the wrong account is answered
+        200 and then dropped by Treasure Data, so the loss would go unnoticed.
+        """
         client = self.get_client()
         if mode == "postback":
             postback_url = postback_url or (None if table else self._extra("postback_url"))
             if postback_url:
                 mask_write_key(postback_url)
+                if write_key_of(postback_url) is None:
+                    raise ValueError(
+                        f"the postback URL ...{urlsplit(postback_url).path} has no td_write_key. Copy the whole URL "
+                        "from the Treasure Data console (it ends in ?td_write_key=<key>), or leave the postback URL "
+                        "empty and give a database and table to post with the connection's key."
+                    )
                 options.setdefault("allow_insecure_http", _truthy(self._extra("allow_insecure_http", False)))
         return make_sink(
             mode,

@@ -9,15 +9,22 @@ from urllib.parse import urlsplit
 
 import pendulum
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, ObjectStoragePath
-from airflow_braze_td.currents.layout import StagedFile
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowNotFoundException,
+    BaseOperator,
+    ObjectStoragePath,
+)
+from airflow_braze_td.currents.layout import StagedFile, unknown_event_types
+from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
 from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
-from airflow_braze_td.delivery.lag import pending_files
+from airflow_braze_td.delivery.lag import log_not_due, pending_files
 from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
 from airflow_braze_td.hooks.currents import CurrentsExportHook
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
 from airflow_braze_td.treasure_data.errors import TDError
+from airflow_braze_td.treasure_data.sinks import Sink
 
 MODES = ("postback", "import", "ingest")
 
@@ -133,39 +140,25 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         return f"{ti.dag_id}/{ti.task_id}/{run}"
 
     def execute(self, context: Any) -> dict:
-        if self.mode not in MODES:
-            raise AirflowFailException(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
-        event_types = list(self.event_types or ())
-        staging = CurrentsExportHook(self.staging_url, self.staging_conn_id).staging
-        ledger = ledger_at(self.ledger_url, self.ledger_conn_id)
+        ledger = self._writable_ledger()
+        sink = self._sink(ledger)
+        staging = self._staging(ledger)
         owner = self._owner(context)
         event_filter = EventFilter(
-            event_types=tuple(event_types),
+            event_types=tuple(self.event_types or ()),
             require_external_user_id=bool(self.require_external_user_id),
             since=_unix(self.event_since),
             until=_unix(self.event_until),
         )
-        if self.files:
-            files = [StagedFile.from_dict(item) for item in self.files]
-        else:
-            until = _as_time(self.until) or context.get("data_interval_end") or pendulum.now("UTC")
-            listing = staging.list()
-            if self.replay:
-                files = listing.select(event_filter.selector, since=_as_time(self.since), until=until)
-            else:
-                files = pending_files(listing, ledger.states(), event_types=event_filter.selector, until=until)
-                since = _as_time(self.since)
-                files = [staged for staged in files if since is None or staged.queue_hour >= since]
+        files = self._select(context, staging, ledger, event_filter)
+        unknown = unknown_event_types(staged.event_type for staged in files)
+        if unknown:
+            self.log.warning(
+                "Delivering event type(s) this provider's catalog does not list, as they are (Braze adds types "
+                "without notice; check their tables and filters): %s", ", ".join(unknown),
+            )
         generation = (
             "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if self.replay else FIRST_GENERATION
-        )
-        td_hook = TreasureDataHook(td_conn_id=self.td_conn_id)
-        sink = td_hook.get_sink(
-            self.mode,
-            database=self.database,
-            table=self.table,
-            postback_url=self.postback_url,
-            create_table=self.create_table,
         )
         settings = DeliverySettings(
             target=f"{self.mode}:{self.database}:{self.table}:{_without_query(self.postback_url)}",
@@ -186,6 +179,74 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         result = summary.to_dict()
         self.log.info("Delivery summary: %s", result)
         return result
+
+    def _writable_ledger(self) -> Ledger:
+        """The ledger, proven writable before anything else: a delivery it cannot record must not start."""
+        ledger = ledger_at(self.ledger_url, self.ledger_conn_id)
+        try:
+            ledger.check_writable()
+        except OSError as error:
+            raise AirflowFailException(
+                f"the delivery ledger at {self.ledger_url} cannot be written ({error}), so no delivery could be "
+                "recorded and nothing was sent. Point ledger_url at a location every delivery worker can write."
+            ) from None
+        return ledger
+
+    def _settings_error(self, ledger: Ledger, message: str) -> AirflowFailException:
+        """A wrong setting: kept as the ledger's last error for the lag sensor's message, and failed without
+        retries, since only a fix can make it pass."""
+        ledger.record_error(message)
+        return AirflowFailException(message)
+
+    def _sink(self, ledger: Ledger) -> Sink:
+        """The sink, built before any listing: a wrong mode, name, URL or connection fails in a second."""
+        if self.mode not in MODES:
+            raise self._settings_error(ledger, f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        try:
+            return TreasureDataHook(td_conn_id=self.td_conn_id).get_sink(
+                self.mode,
+                database=self.database,
+                table=self.table,
+                postback_url=self.postback_url,
+                create_table=self.create_table,
+            )
+        except (AirflowNotFoundException, TDError, ValueError) as error:
+            raise self._settings_error(ledger, str(error)) from None
+
+    def _staging(self, ledger: Ledger) -> StagingArea:
+        """The staging area; an unknown URL scheme or storage connection is a setting to fix."""
+        try:
+            return CurrentsExportHook(self.staging_url, self.staging_conn_id).staging
+        except (AirflowNotFoundException, ValueError) as error:
+            raise self._settings_error(ledger, f"staging {self.staging_url}: {error}") from None
+
+    def _select(
+        self, context: Any, staging: StagingArea, ledger: Ledger, event_filter: EventFilter
+    ) -> list[StagedFile]:
+        """The files to deliver: the explicit `files`, or the listing's pending ones; never one not yet due."""
+        now = pendulum.now("UTC")
+        if self.files:
+            return _due([StagedFile.from_dict(item) for item in self.files], now)
+        until = _as_time(self.until) or context.get("data_interval_end") or now
+        try:
+            listing = staging.list()
+        except StagingNotFoundError as error:
+            raise self._settings_error(
+                ledger, f"{error}: check staging_url, and the bucket and prefix of the Currents integration in Braze"
+            ) from None
+        since = _as_time(self.since)
+        if self.replay:
+            return _due(listing.select(event_filter.selector, since=since, until=until), now)
+        files = pending_files(listing, ledger.states(), event_types=event_filter.selector, until=until, now=now)
+        return [staged for staged in files if since is None or staged.queue_hour >= since]
+
+
+def _due(files: list[StagedFile], now: pendulum.DateTime) -> list[StagedFile]:
+    """`files` without those queued after `now` (logged): they are delivered when their hour comes."""
+    not_due = [staged for staged in files if staged.queue_hour > now]
+    if not_due:
+        log_not_due(not_due, now)
+    return [staged for staged in files if staged.queue_hour <= now]
 
 
 def _without_query(url: str | None) -> str:
