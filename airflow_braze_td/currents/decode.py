@@ -15,7 +15,7 @@ from typing import IO
 import fastavro
 import orjson
 
-from airflow_braze_td.currents.events import InvalidEvent, canonical_event_type, normalise_http_event, normalise_record
+from airflow_braze_td.currents.events import InvalidEvent, RecordNormaliser, canonical_event_type, normalise_http_event
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _AVRO_MAGIC = b"Obj\x01"
@@ -78,16 +78,16 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None) -> Iterator
         record_type = event_type or schema_event_type(schema)
         if record_type is None:
             raise CorruptFileError(name, "no event type in the key or the Avro schema", record_index=0)
-        field_names = {field["name"] for field in schema.get("fields", ())}
-        missing = {"id", "time"} - field_names
+        field_names = [field["name"] for field in schema.get("fields", ())]
+        missing = {"id", "time"}.difference(field_names)
         if missing:
             raise CorruptFileError(
                 name, f"Avro schema lacks required field(s) {sorted(missing)}: not a Braze Currents file", record_index=0
             )
-        float32_fields = _float32_fields(schema)
+        normalise = RecordNormaliser(field_names, record_type, _float32_fields(schema))
         for record in reader:
             try:
-                yield normalise_record(record, record_type, float32_fields)
+                yield normalise(record)
             except InvalidEvent as error:
                 yield BadEvent(index, str(error), record)
             index += 1

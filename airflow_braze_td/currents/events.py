@@ -69,28 +69,43 @@ def normalise_record(record: dict, event_type: str, float32_fields: frozenset[st
 
     `float32_fields` names the record's Avro `float` fields, written back at their float32 precision.
     """
-    event_id, event_time = record.get("id"), record.get("time")
-    _check_identity(event_id, event_time)
-    user: dict = {}
-    properties: dict = {}
-    renames = _renames_for(event_type)
-    for name, value in record.items():
-        if value is None or name in _TOP_LEVEL:
-            continue
-        if name in float32_fields and isinstance(value, float):
-            value = shortest_float32(value)
-        if name in USER_FIELDS:
-            user[name] = value
-        else:
-            properties[renames.get(name, name)] = value
-    json_field = _JSON_PROPERTY_FIELDS.get(event_type)
-    if json_field is not None and isinstance(properties.get("properties"), str):
-        raw = properties.pop("properties")
-        try:
-            properties[json_field] = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            properties[json_field] = raw
-    return {"event_type": event_type, "id": event_id, "time": event_time, "user": user, "properties": properties}
+    return RecordNormaliser(record, event_type, float32_fields)(record)
+
+
+class RecordNormaliser:
+    """`normalise_record` for records that all have the same fields in the same order (one Avro file's):
+    which section each field goes to, its output name and its float32 rounding are decided once per file
+    instead of once per value."""
+
+    def __init__(self, fields: Iterable[str], event_type: str, float32_fields: frozenset[str] = frozenset()) -> None:
+        renames = _renames_for(event_type)
+        self.event_type = event_type
+        self._user = tuple(name for name in fields if name in USER_FIELDS)
+        self._properties = tuple((name, renames.get(name, name)) for name in fields
+                                 if name not in USER_FIELDS and name not in _TOP_LEVEL)
+        self._floats = tuple(renames.get(name, name) for name in fields
+                             if name in float32_fields and name not in USER_FIELDS and name not in _TOP_LEVEL)
+        self._json_field = _JSON_PROPERTY_FIELDS.get(event_type)
+
+    def __call__(self, record: dict) -> dict:
+        event_id, event_time = record.get("id"), record.get("time")
+        if type(event_id) is not str or not event_id or type(event_time) is not int:
+            _check_identity(event_id, event_time)
+        user = {name: value for name in self._user if (value := record[name]) is not None}
+        properties = {out: value for name, out in self._properties if (value := record[name]) is not None}
+        for out in self._floats:
+            value = properties.get(out)
+            if type(value) is float:
+                properties[out] = shortest_float32(value)
+        json_field = self._json_field
+        if json_field is not None and isinstance(properties.get("properties"), str):
+            raw = properties.pop("properties")
+            try:
+                properties[json_field] = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                properties[json_field] = raw
+        return {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
+                "properties": properties}
 
 
 def normalise_http_event(event: dict, default_event_type: str | None = None) -> dict:

@@ -106,8 +106,11 @@ class DedupeWindow:
         add = own.add
 
         def is_duplicate(event_id: str) -> bool:
-            if event_id in own or any(event_id in other for other in neighbours):
+            if event_id in own:
                 return True
+            for other in neighbours:
+                if event_id in other:
+                    return True
             add(event_id)
             return False
 

@@ -3,17 +3,23 @@
 It lives at any fsspec location (a local folder for the demo, shared object storage for several
 workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus size and etag):
 
-    files/<identity>.json          progress: batches acknowledged (a watermark), counts, generation
-    state/<identity>.<state>       `delivered` or `quarantined`: one listing gives every file's state
-    ids/<event type>/<hour>/<identity>.ids   ids read from a finished file, for dedupe across runs
+    files/<bundle>.json            progress of a bundle (one file, or consecutive small files delivered as
+                                   one): batches acknowledged (a watermark), counts, generation, members
+    open/<bundle>.json             a bundle of several files being delivered, so any run resumes it whole
+    state/<bundle>.bundle          the states of a finished bundle's files, with their generation
+    state/<identity>.<state>       `delivered` or `quarantined` set for one file (requeue)
+    ids/<event type>/<hour>/<bundle>.bids   ids read from a bundle's files, per file, for dedupe across runs
     last_error.json                the last error that stopped a delivery (bad key, missing table)
-    claims/<identity>/<owner>.json a claim with an expiry, so two runs never deliver one file twice
+    claims/<owner>-<token>.json    a claim on a set of files with an expiry, so two runs never deliver one
+                                   file twice
     quarantine/<identity>/<name>.json   rejected events and unreadable files, with their reasons
     discarded/<name>.json          quarantine records a person dropped with `braze-td requeue --discard`
     replays/<generation>.json      what a deliberate replay covered
 
 Every object is written whole (temp name, then rename), so a worker killed mid-write never leaves a
-half-written record behind. Progress is written after each acknowledged batch.
+half-written record behind. Storage operations are counted per bundle, not per file: a claim, a marker,
+the progress after acknowledged batches, and one state and a few ids objects when the bundle finishes,
+because each costs a round trip on object storage (and an inode on a local disk).
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from airflow_braze_td.currents.layout import StagedFile
 DELIVERED = "delivered"
 QUARANTINED = "quarantined"
 FIRST_GENERATION = "0"
+_BUNDLE_STATE = "bundle"
+_BUNDLE_IDS = ".bids"
 
 
-class LedgerNotWritableError(PermissionError):
+class LedgerNotWritableError(OSError):
     """The ledger location cannot be written: nothing could be recorded, so nothing is delivered."""
 
 
@@ -54,6 +62,15 @@ class FileProgress:
     counts: dict = field(default_factory=dict)
     error: str | None = None
     updated: float = 0.0
+    members: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A finished file's state, and the generation that finished it (None when a person set it)."""
+
+    state: str
+    generation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class Claim:
     owner: str
     written: float
     expires: float
+    identities: tuple[str, ...] = ()
 
 
 class Ledger:
@@ -69,6 +87,10 @@ class Ledger:
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
+        self._made: set[str] = set()
+        # Finished bundles' states, read once per object: identity -> (when the bundle finished, state).
+        self._indexed: set[str] = set()
+        self._bundle_index: dict[str, tuple[float, FileState]] = {}
 
     @classmethod
     def from_url(cls, url: str, **storage_options: object) -> Ledger:
@@ -83,13 +105,22 @@ class Ledger:
 
     def _write(self, path: str, data: bytes) -> None:
         temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        folder = path.rsplit("/", 1)[0]
         try:
-            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            if folder not in self._made:
+                self.fs.makedirs(folder, exist_ok=True)
+                self._made.add(folder)
             with self.fs.open(temporary, "wb") as out:
                 out.write(data)
             self.fs.mv(temporary, path)
-        except PermissionError as error:
+        except OSError as error:
             raise LedgerNotWritableError(f"cannot write the delivery ledger at {self.root}: {error}") from error
+
+    def _remove(self, path: str) -> None:
+        try:
+            self.fs.rm(path)
+        except FileNotFoundError:
+            pass
 
     def _read(self, path: str) -> bytes | None:
         try:
@@ -114,21 +145,90 @@ class Ledger:
     # progress and state
 
     def progress(self, staged: StagedFile) -> FileProgress | None:
-        data = self._read(self._path("files", f"{staged.identity}.json"))
+        return self.bundle_progress(staged.identity)
+
+    def bundle_progress(self, bundle: str) -> FileProgress | None:
+        """Progress of a bundle; a bundle of one file is named by the file's identity."""
+        data = self._read(self._path("files", f"{bundle}.json"))
         return FileProgress(**orjson.loads(data)) if data else None
 
-    def save_progress(self, staged: StagedFile, progress: FileProgress) -> None:
+    def save_bundle_progress(self, bundle: str, progress: FileProgress) -> None:
         progress.updated = time.time()
-        self._write(self._path("files", f"{staged.identity}.json"), orjson.dumps(asdict(progress)))
+        self._write(self._path("files", f"{bundle}.json"), orjson.dumps(asdict(progress)))
 
     def states(self) -> dict[str, str]:
-        """identity -> `delivered` or `quarantined`, from one listing (no per-file reads)."""
-        found: dict[str, str] = {}
-        for path in self._find("state"):
+        """identity -> `delivered` or `quarantined`, from one listing (plus one read per finished bundle)."""
+        return {identity: found.state for identity, found in self.file_states().items()}
+
+    def file_states(self, identities: Iterable[str] | None = None) -> dict[str, FileState]:
+        """identity -> state and generation, of every file or of `identities`. A state a person set for one
+        file (requeue) wins over its bundle's; of two bundles, the later one wins (a replay).
+
+        Asked for a few identities (the files just claimed), it lists names only and reads only the bundles
+        finished since the last call, so checking each bundle before delivering it stays cheap.
+        """
+        folder = self._path("state")
+        wanted = None if identities is None else set(identities)
+        if wanted is None:
+            paths = self._find("state")
+        else:
+            try:
+                paths = [path for path in self.fs.ls(folder, detail=False) if ".tmp-" not in path]
+            except FileNotFoundError:
+                paths = []
+        marked: dict[str, str] = {}
+        for path in paths:
             identity, _, state = path.rsplit("/", 1)[1].partition(".")
-            if state == QUARANTINED or identity not in found:
-                found[identity] = state
+            if state == _BUNDLE_STATE:
+                if path not in self._indexed:
+                    data = self._read(path)
+                    if data:
+                        self._index_bundle(path, orjson.loads(data))
+            elif state == QUARANTINED or identity not in marked:
+                marked[identity] = state
+        index = self._bundle_index
+        found = {identity: hit[1] for identity in (index if wanted is None else wanted)
+                 if (hit := index.get(identity)) is not None}
+        found.update((identity, FileState(state)) for identity, state in marked.items()
+                     if wanted is None or identity in wanted)
         return found
+
+    def _index_bundle(self, path: str, record: dict) -> None:
+        self._indexed.add(path)
+        updated, generation = record["updated"], record["generation"]
+        index = self._bundle_index
+        for identity, state in record["files"].items():
+            known = index.get(identity)
+            if known is None or known[0] <= updated:
+                index[identity] = (updated, FileState(state, generation))
+
+    def finish_bundle(self, bundle: str, generation: str, states: dict[str, str], replaced: Iterable[str] = ()) -> None:
+        """Record the states of a finished bundle's files in one object, then drop the superseded per-file
+        states (`replaced` identities) and the bundle's open marker."""
+        record = {"updated": time.time(), "generation": generation, "files": states}
+        path = self._path("state", f"{bundle}.{_BUNDLE_STATE}")
+        self._write(path, orjson.dumps(record))
+        self._index_bundle(path, record)
+        for identity in replaced:
+            for state in (DELIVERED, QUARANTINED):
+                self._remove(self._path("state", f"{identity}.{state}"))
+        self._remove(self._path("open", f"{bundle}.json"))
+
+    # bundles of several files in progress
+
+    def open_bundle(self, bundle: str, details: dict) -> None:
+        """Mark a bundle of several files as started, with its files, so any later run resumes it whole."""
+        self._write(self._path("open", f"{bundle}.json"), orjson.dumps(details))
+
+    def open_bundles(self) -> Iterator[tuple[str, dict]]:
+        """Bundles started and not finished (usually none), with what `open_bundle` recorded."""
+        for path in self._find("open"):
+            data = self._read(path)
+            if data:
+                yield path.rsplit("/", 1)[1].removesuffix(".json"), orjson.loads(data)
+
+    def close_bundle(self, bundle: str) -> None:
+        self._remove(self._path("open", f"{bundle}.json"))
 
     def set_state(self, staged: StagedFile, state: str) -> None:
         for other in (DELIVERED, QUARANTINED):
@@ -139,65 +239,96 @@ class Ledger:
 
     # dedupe ids of finished files
 
-    def save_ids(self, staged: StagedFile, ids: Iterable[str]) -> None:
-        hour = staged.queue_hour.int_timestamp // 3600
-        self._write(self._path("ids", staged.event_type, str(hour), f"{staged.identity}.ids"), "\n".join(ids).encode())
+    def save_bundle_ids(self, bundle: str, ids: dict[tuple[str, int], dict[str, list[str]]]) -> None:
+        """Ids of a bundle's files: one object per event type and queue hour, each file's ids under its identity."""
+        for (event_type, hour), by_file in ids.items():
+            self._write(self._path("ids", event_type, str(hour), f"{bundle}{_BUNDLE_IDS}"), orjson.dumps(by_file))
 
     def load_ids(self, event_type: str, hour: int, exclude: frozenset[str] = frozenset()) -> Iterator[str]:
         """Ids of finished files of one event type and queue hour, but for the `exclude`d identities."""
         for path in self._find(f"ids/{event_type}/{hour}"):
-            if path.rsplit("/", 1)[1].removesuffix(".ids") in exclude:
-                continue
             data = self._read(path)
-            if data:
-                yield from data.decode().split("\n")
+            for identity, ids in (orjson.loads(data) if data else {}).items():
+                if identity not in exclude:
+                    yield from ids
 
     # claims
 
     def claim(self, staged: StagedFile, owner: str, ttl: float) -> bool:
-        """Claim a file before working on it; False when another owner holds an unexpired claim.
+        """Claim one file; False when another owner holds an unexpired claim on it."""
+        return bool(self.claim_files([staged], owner, ttl)[0])
 
-        Works on storage without conditional writes: write our claim, then list every claim; if any
-        other owner's claim is there too, withdraw ours. Two racing owners may both withdraw (the file
-        waits for the next run), but two can never both proceed. Retries of the same task share an
-        owner, so a killed try's claim is taken over at once.
+    def claim_files(self, files: list[StagedFile], owner: str, ttl: float) -> tuple[list[StagedFile], str | None]:
+        """Claim files before working on them: the ones claimed, and the token that `release_claim` takes.
+
+        Works on storage without conditional writes: write our claim, then list every claim; files that
+        another owner claimed too are withdrawn from ours. Two racing owners may both withdraw a file (it
+        waits for the next run), but two can never both proceed. Retries of the same task share an owner,
+        so a killed try's claims are taken over at once. One claim object covers all the files.
         """
-        owner_key = hashlib.sha256(owner.encode()).hexdigest()[:16]
+        held = self._held_elsewhere(owner)
+        wanted = [staged for staged in files if staged.identity not in held]
+        if not wanted:
+            return [], None
+        token = f"{_owner_key(owner)}-{uuid.uuid4().hex[:16]}"
         now = time.time()
-        if any(c.owner != owner for c in self._claims(staged, now)):
-            return False
-        claim = Claim(owner=owner, written=now, expires=now + ttl)
-        self._write(self._path("claims", staged.identity, f"{owner_key}.json"), orjson.dumps(asdict(claim)))
-        if any(c.owner != owner for c in self._claims(staged, time.time())):
-            self.release(staged, owner)
-            return False
-        return True
+        self._write_claim(token, Claim(owner, now, now + ttl, tuple(staged.identity for staged in wanted)))
+        held = self._held_elsewhere(owner)
+        claimed = [staged for staged in wanted if staged.identity not in held]
+        if not claimed:
+            self.release_claim(token)
+            return [], None
+        if len(claimed) < len(wanted):
+            self._write_claim(token, Claim(owner, now, now + ttl, tuple(staged.identity for staged in claimed)))
+        return claimed, token
 
-    def _claims(self, staged: StagedFile, now: float) -> list[Claim]:
-        claims = []
-        for path in self._find(f"claims/{staged.identity}"):
+    def _write_claim(self, token: str, claim: Claim) -> None:
+        self._write(self._path("claims", f"{token}.json"), orjson.dumps(asdict(claim)))
+
+    def _claims(self) -> Iterator[tuple[str, Claim]]:
+        """Every claim object with its path; expired ones are removed on the way."""
+        now = time.time()
+        for path in self._find("claims"):
             data = self._read(path)
-            if data:
-                claim = Claim(**orjson.loads(data))
-                if claim.expires > now:
-                    claims.append(claim)
-        return claims
+            if not data:
+                continue
+            record = orjson.loads(data)
+            claim = Claim(**{**record, "identities": tuple(record["identities"])})
+            if claim.expires <= now:
+                self._remove(path)
+                continue
+            yield path, claim
+
+    def _held_elsewhere(self, owner: str) -> set[str]:
+        return {identity for _, claim in self._claims() if claim.owner != owner for identity in claim.identities}
+
+    def release_claim(self, token: str | None) -> None:
+        """Drop one claim object (from `claim_files`)."""
+        if token:
+            self._remove(self._path("claims", f"{token}.json"))
 
     def release(self, staged: StagedFile, owner: str) -> None:
-        owner_key = hashlib.sha256(owner.encode()).hexdigest()[:16]
-        path = self._path("claims", staged.identity, f"{owner_key}.json")
-        if self.fs.exists(path):
-            self.fs.rm(path)
+        """Withdraw `owner`'s claim on one file, wherever it is held."""
+        for path, claim in list(self._claims()):
+            if claim.owner != owner or staged.identity not in claim.identities:
+                continue
+            rest = tuple(identity for identity in claim.identities if identity != staged.identity)
+            if rest:
+                self._write(path, orjson.dumps(asdict(Claim(claim.owner, claim.written, claim.expires, rest))))
+            else:
+                self._remove(path)
 
     # quarantine
 
     def quarantine(self, staged: StagedFile, name: str, record: dict) -> None:
         """Keep rejected events or an unreadable file's details, with the reason, for `requeue`."""
         body = {"key": staged.key, "identity": staged.identity, "staged": staged.to_dict(), **record}
-        self._write(
-            self._path("quarantine", staged.identity, f"{name}.json"),
-            orjson.dumps(body, default=_jsonable),
-        )
+        try:
+            data = orjson.dumps(body, default=_jsonable)
+        except orjson.JSONEncodeError as error:
+            body["events"] = [_encodable(entry, error) for entry in body.get("events", ())]
+            data = orjson.dumps(body, default=_jsonable)
+        self._write(self._path("quarantine", staged.identity, f"{name}.json"), data)
 
     def quarantined(self) -> Iterator[tuple[str, dict]]:
         """Every open quarantine record, with its path."""
@@ -232,6 +363,20 @@ class Ledger:
 
     def record_replay(self, generation: str, details: dict) -> None:
         self._write(self._path("replays", f"{generation}.json"), orjson.dumps(details, default=_jsonable))
+
+
+def _owner_key(owner: str) -> str:
+    return hashlib.sha256(owner.encode()).hexdigest()[:16]
+
+
+def _encodable(entry: dict, error: Exception) -> dict:
+    """A quarantine entry JSON cannot hold (nesting too deep): keep its reason and a bounded repr."""
+    try:
+        orjson.dumps(entry, default=_jsonable)
+    except orjson.JSONEncodeError:
+        return {**{k: v for k, v in entry.items() if k != "event"}, "event": repr(entry.get("event"))[: 1 << 20],
+                "unencodable": str(error)}
+    return entry
 
 
 def _jsonable(value: object) -> object:

@@ -1,17 +1,30 @@
 """deliver(files) -> summary: read, filter, dedupe, transform, batch and send staged files through one sink,
-recording progress in the ledger after each acknowledged batch.
+recording progress in the ledger after acknowledged batches.
 
-A retry resumes from the ledger: batches are rebuilt in the same order from the same file, the ones
-already acknowledged are skipped, and each batch keeps its identity (`Batch.key`), so the Import API
-drops any batch that TD stored before the failure.
+Files are delivered in bundles: consecutive files (in delivery order) read as one stream, with one claim,
+batches that span the files, and one ledger commit when the bundle is done. Braze closes a file every
+5 minutes per partition, so a busy workspace stages thousands of small files an hour, and per-file claims,
+requests and ledger writes would cost more than the events. A bundle holds one event type, so a failure on
+one type's table never holds back another type's files, and no batch mixes event types. Bundles grow from one file (so concurrent runs
+share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big file is a bundle of its own.
+
+A retry resumes from the ledger: a bundle of several files is marked open before its first batch, so any
+later run rebuilds it from the same files in the same order, skips the batches already acknowledged, and
+gives each batch its identity (`Batch.key`) again, so the Import API drops any batch that TD stored before
+the failure. Batches are sent on a sender thread while the next ones are read; each acknowledgement is
+recorded after TD's answer and in batch order, so a crash resends at most the batch in flight (postback),
+or batches the Import API drops again (import, whose progress is recorded at most once a second).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import orjson
@@ -20,9 +33,9 @@ from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import StagingArea
-from airflow_braze_td.delivery.batching import Batch, OversizeEvent
+from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
-from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, Ledger
+from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.treasure_data.errors import EventEncodeError
 from airflow_braze_td.treasure_data.sinks import Sink
 
@@ -87,6 +100,69 @@ class DeliverySummary:
         return values
 
 
+BUNDLE_MAX_FILES = 512
+BUNDLE_MAX_BYTES = 8 << 20
+IDEMPOTENT_CHECKPOINT_SECONDS = 1.0
+SEND_QUEUE_DEPTH = 2
+
+
+@dataclass
+class _Member:
+    """One file of a bundle: what reading it found."""
+
+    staged: StagedFile
+    ids: list[str] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    invalid: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.error or self.counts["quarantined"])
+
+
+class _Sender:
+    """Sends batches on one thread, in order, while the caller reads on; at most `depth` batches wait.
+
+    After a failure nothing more is sent, and the error is raised to the caller at its next `submit` or at
+    `close`. Batches still queued when the caller fails are dropped unsent (a retry sends them).
+    """
+
+    def __init__(self, send: Callable[[Batch], None], depth: int = SEND_QUEUE_DEPTH) -> None:
+        self._send = send
+        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._loop, name="td-sender", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None and not self._stopped:
+                try:
+                    self._send(batch)
+                except BaseException as error:  # handed to the caller's thread
+                    self._error = error
+
+    def submit(self, batch: Batch) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until every submitted batch is sent; raise the first failure."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop after the batch in flight; drop the rest."""
+        self._stopped = True
+        self._queue.put(None)
+        self._thread.join()
+
+
 class Delivery:
     """Delivers staged files through one sink, with the ledger as the record of what is done."""
 
@@ -113,25 +189,15 @@ class Delivery:
             self.dedupe = DedupeWindow(
                 self.settings.dedupe_hours, lambda event_type, hour: self.ledger.load_ids(event_type, hour, replayed)
             )
-        states = self.ledger.states()
-        log.info("Delivering %d staged file(s) through the %s sink", len(ordered), self.sink.mode)
-        for number, staged in enumerate(ordered, start=1):
-            self.dedupe.evict_before(staged.queue_hour.int_timestamp // 3600)
-            if self._already_done(staged, states.get(staged.identity)):
-                self.summary.files_already_delivered += 1
-                continue
-            if not self.ledger.claim(staged, self.owner, self.settings.claim_ttl):
-                log.info("Skipping %s: another run holds its claim", staged.key)
-                self.summary.files_claimed_elsewhere += 1
-                continue
-            try:
-                if self._already_done(staged, self._state_of(staged)):
-                    self.summary.files_already_delivered += 1
-                    continue
-                self._deliver_file(staged)
-            finally:
-                self.ledger.release(staged, self.owner)
-            self._log_progress(number, len(ordered))
+        known = self.ledger.file_states()
+        todo = [staged for staged in ordered if not self._already_done(staged, known.get(staged.identity))]
+        self.summary.files_already_delivered += len(ordered) - len(todo)
+        log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
+        done = len(ordered) - len(todo)
+        for bundle in self._bundles(todo, known):
+            self._claim_and_deliver(bundle)
+            done += len(bundle)
+            self._log_progress(done, len(ordered))
         self.summary.seconds = time.monotonic() - self._started
         self._log_progress(len(ordered), len(ordered), force=True)
         if self.settings.replay:
@@ -141,128 +207,242 @@ class Delivery:
             )
         return self.summary
 
-    def _state_of(self, staged: StagedFile) -> str | None:
-        """The state as of now, read after claiming: another run may have finished the file meanwhile."""
-        progress = self.ledger.progress(staged)
-        if progress is None or not progress.finished:
-            return None
-        return QUARANTINED if progress.error or progress.counts.get("quarantined") else DELIVERED
-
-    def _already_done(self, staged: StagedFile, state: str | None) -> bool:
+    def _already_done(self, staged: StagedFile, found: FileState | None) -> bool:
         """Finished files are skipped; a replay only skips what this replay generation finished."""
-        if state is None:
+        if found is None:
             return False
         if not self.settings.replay:
             return True
+        if found.generation is not None:
+            return found.generation == self.settings.generation
         progress = self.ledger.progress(staged)
         return progress is not None and progress.finished and progress.generation == self.settings.generation
 
-    def _deliver_file(self, staged: StagedFile) -> None:
-        progress = self.ledger.progress(staged)
+    def _bundles(self, todo: list[StagedFile], known: dict[str, FileState]) -> Iterator[list[StagedFile]]:
+        """Open bundles that hold pending files first, whole and as they were; then new ones of one event type
+        each, growing."""
+        pending = {staged.identity for staged in todo}
+        for bundle, details in self.ledger.open_bundles():
+            members = [StagedFile.from_dict(item) for item in details.get("files", ())]
+            if all(member.identity in known for member in members):
+                self.ledger.close_bundle(bundle)
+                continue
+            same_settings = (details.get("fingerprint"), details.get("generation")) == (
+                self.fingerprint, self.settings.generation)
+            if same_settings and pending.intersection(member.identity for member in members):
+                pending.difference_update(member.identity for member in members)
+                log.info("Resuming an open bundle of %d file(s), from %s", len(members), members[0].key)
+                yield members
+        rest = [staged for staged in todo if staged.identity in pending]
+        size = 1
+        start = 0
+        while start < len(rest):
+            end, nbytes = start + 1, rest[start].size
+            while (end < len(rest) and end - start < size and nbytes + rest[end].size <= BUNDLE_MAX_BYTES
+                   and rest[end].event_type == rest[start].event_type):
+                nbytes += rest[end].size
+                end += 1
+            yield rest[start:end]
+            start, size = end, min(size * 2, BUNDLE_MAX_FILES)
+
+    def _claim_and_deliver(self, files: list[StagedFile]) -> None:
+        claimed, token = self.ledger.claim_files(files, self.owner, self.settings.claim_ttl)
+        if len(claimed) < len(files):
+            log.info("Skipping %d file(s) from %s: another run holds their claim", len(files) - len(claimed),
+                     files[0].key)
+            self.summary.files_claimed_elsewhere += len(files) - len(claimed)
+        if not claimed:
+            return
+        try:
+            # As of now: another run may have finished some of them meanwhile.
+            known = self.ledger.file_states(staged.identity for staged in claimed)
+            mine = [staged for staged in claimed if not self._already_done(staged, known.get(staged.identity))]
+            self.summary.files_already_delivered += len(claimed) - len(mine)
+            if mine:
+                self._deliver_bundle(mine, known)
+        finally:
+            self.ledger.release_claim(token)
+
+    def _bundle_name(self, files: list[StagedFile]) -> str:
+        """A bundle of one file is named by the file; a bigger one by its files and the settings."""
+        if len(files) == 1:
+            return files[0].identity
+        identities = ",".join(staged.identity for staged in files)
+        return hashlib.sha256(f"{self.fingerprint}:{self.settings.generation}:{identities}".encode()).hexdigest()[:32]
+
+    def _deliver_bundle(self, files: list[StagedFile], known: dict[str, FileState]) -> None:
+        bundle = self._bundle_name(files)
+        generation = self.settings.generation
+        progress = self.ledger.bundle_progress(bundle)
         resumable = (
             progress is not None
             and not progress.finished
             and progress.fingerprint == self.fingerprint
-            and progress.generation == self.settings.generation
+            and progress.generation == generation
         )
+        first = files[0]
         if not resumable:
             progress = FileProgress(
-                key=staged.key,
-                size=staged.size,
-                etag=staged.etag,
-                event_type=staged.event_type,
-                queue_hour=staged.queue_hour.isoformat(),
+                key=first.key,
+                size=sum(staged.size for staged in files),
+                etag=first.etag if len(files) == 1 else None,
+                event_type=first.event_type,
+                queue_hour=first.queue_hour.isoformat(),
                 fingerprint=self.fingerprint,
-                generation=self.settings.generation,
+                generation=generation,
             )
+            if len(files) > 1:
+                self.ledger.open_bundle(bundle, {"fingerprint": self.fingerprint, "generation": generation,
+                                                 "files": [staged.to_dict() for staged in files]})
         elif progress.batches_acked:
-            log.info("Resuming %s after %d acknowledged batch(es)", staged.key, progress.batches_acked)
-        counts: Counter = Counter()
-        invalid: list[dict] = []
-        ids: list[str] = []
-        batcher = self.sink.batcher()
-        is_duplicate = self.dedupe.checker(staged.event_type, staged.queue_hour.int_timestamp // 3600)
+            log.info("Resuming %s after %d acknowledged batch(es)", first.key, progress.batches_acked)
+        members: list[_Member] = []
+        totals: Counter = Counter()
+        state = _SendState(bundle, progress, members, totals, time.monotonic())
+        sender = _Sender(lambda batch: self._send(batch, state))
+        try:
+            batcher = self.sink.batcher()
+            for staged in files:
+                member = _Member(staged)
+                members.append(member)
+                self._read_member(member, batcher, sender)
+            for batch in batcher.flush():
+                sender.submit(batch)
+            sender.close()
+        except BaseException:
+            sender.abort()
+            raise
+        self._finish_bundle(bundle, members, progress, totals, known)
+
+    def _read_member(self, member: _Member, batcher: Batcher, sender: _Sender) -> None:
+        """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
+        staged = member.staged
+        hour = staged.queue_hour.int_timestamp // 3600
+        self.dedupe.evict_before(hour)
+        is_duplicate = self.dedupe.checker(staged.event_type, hour)
         reason_to_drop = self.settings.event_filter.reason_to_drop
         transform = self.settings.transform.apply if self.settings.transform else None
-        encode = self.sink.encode
+        encode, add, submit = self.sink.encode, batcher.add, sender.submit
+        ids, invalid, filtered = member.ids, member.invalid, Counter()
+        keep_id = ids.append
+        read = duplicates = 0
         try:
             for event in self.staging.iter_events(staged):
-                if isinstance(event, BadEvent):
+                if type(event) is BadEvent:
                     invalid.append({"reason": event.reason, "record_index": event.record_index, "event": event.record})
                     continue
-                counts["read"] += 1
-                ids.append(event["id"])
+                read += 1
+                event_id = event["id"]
+                keep_id(event_id)
                 reason = reason_to_drop(event)
                 if reason is not None:
-                    counts[f"filtered_{reason}"] += 1
+                    filtered[reason] += 1
                     continue
-                if is_duplicate(event["id"]):
-                    counts["duplicates"] += 1
+                if is_duplicate(event_id):
+                    duplicates += 1
                     continue
                 if transform is not None:
                     transform(event)
                 try:
                     route, item = encode(event)
-                    closed = batcher.add(route, item, event)
+                    closed = add(route, item, event)
                 except (EventEncodeError, OversizeEvent) as error:
                     invalid.append({"reason": str(error), "event": event})
                     continue
                 for batch in closed:
-                    self._send(staged, batch, progress, counts)
+                    submit(batch)
         except CorruptFileError as error:
-            progress.error = str(error)
+            member.error = str(error)
             self.ledger.quarantine(
                 staged, "file", {"reason": error.reason, "record_index": error.record_index, "line": error.line}
             )
-            log.error("Quarantined %s: %s; the %d event(s) before the fault are delivered", staged.key, error,
-                      counts["read"])
-        for batch in batcher.flush():
-            self._send(staged, batch, progress, counts)
-        if invalid:
-            counts["quarantined"] += len(invalid)
-            self.ledger.quarantine(staged, f"invalid-{progress.generation}", {"events": invalid})
-        self.ledger.save_ids(staged, ids)
-        progress.finished = True
-        progress.counts = dict(counts)
-        self.ledger.save_progress(staged, progress)
-        quarantined = bool(progress.error or counts["quarantined"])
-        self.ledger.set_state(staged, QUARANTINED if quarantined else DELIVERED)
-        self._count_file(counts, quarantined)
+            log.error("Quarantined %s: %s; the %d event(s) before the fault are delivered", staged.key, error, read)
+        counts = member.counts
+        counts["read"] += read
+        counts["duplicates"] += duplicates
+        for reason, value in filtered.items():
+            counts[f"filtered_{reason}"] += value
 
-    def _send(self, staged: StagedFile, batch: Batch, progress: FileProgress, counts: Counter) -> None:
+    def _send(self, batch: Batch, state: _SendState) -> None:
+        """Send one batch and record its acknowledgement (on the sender thread, in batch order)."""
+        progress = state.progress
         batch.key = hashlib.sha256(
-            f"{staged.identity}:{self.fingerprint}:{progress.generation}:{batch.index}".encode()
+            f"{state.bundle}:{self.fingerprint}:{progress.generation}:{batch.index}".encode()
         ).hexdigest()[:32]
         if batch.index < progress.batches_acked:
-            counts["already_acknowledged"] += len(batch.items)
+            state.totals["already_acknowledged"] += len(batch.items)
             return
         result = self.sink.send(batch)
-        counts["sent"] += result.accepted
+        state.totals["sent"] += result.accepted
         self.summary.batches += 1
         self.summary.retries += result.retries
         self.summary.requests += result.requests
         if result.rejected:
-            counts["quarantined"] += len(result.rejected)
-            self.ledger.quarantine(
-                staged,
-                f"batch-{progress.generation}-{batch.index}",
-                {"events": [{"reason": rejection.reason, "event": rejection.event} for rejection in result.rejected]},
-            )
+            self._quarantine_rejected(batch, result.rejected, state)
         progress.batches_acked = batch.index + 1
-        progress.counts = dict(counts)
-        self.ledger.save_progress(staged, progress)
+        now = time.monotonic()
+        if self.sink.idempotent and now - state.checkpointed < IDEMPOTENT_CHECKPOINT_SECONDS:
+            return
+        state.checkpointed = now
+        progress.counts = dict(state.totals)
+        self.ledger.save_bundle_progress(state.bundle, progress)
 
-    def _count_file(self, counts: Counter, quarantined: bool) -> None:
+    def _quarantine_rejected(self, batch: Batch, rejected: list, state: _SendState) -> None:
+        """Keep the events TD refused under the file each came from."""
+        owner_of: dict[str, _Member] = {}
+        for member in reversed(list(state.members)):
+            owner_of.update(dict.fromkeys(member.ids, member))
+        by_member: dict[int, list[dict]] = {}
+        for rejection in rejected:
+            member = owner_of.get(rejection.event.get("id"), state.members[0])
+            member.counts["quarantined"] += 1
+            by_member.setdefault(id(member), []).append({"reason": rejection.reason, "event": rejection.event})
+        for member in state.members:
+            entries = by_member.get(id(member))
+            if entries:
+                self.ledger.quarantine(member.staged, f"batch-{state.progress.generation}-{batch.index}",
+                                       {"events": entries})
+
+    def _finish_bundle(self, bundle: str, members: list[_Member], progress: FileProgress, totals: Counter,
+                       known: dict[str, FileState]) -> None:
+        """Quarantine what could not be sent, then commit the bundle: ids, progress, states."""
+        ids: dict[tuple[str, int], dict[str, list[str]]] = {}
+        for member in members:
+            staged = member.staged
+            if member.invalid:
+                member.counts["quarantined"] += len(member.invalid)
+                self.ledger.quarantine(staged, f"invalid-{progress.generation}", {"events": member.invalid})
+            hour = staged.queue_hour.int_timestamp // 3600
+            ids.setdefault((staged.event_type, hour), {})[staged.identity] = member.ids
+            totals.update(member.counts)
+        self.ledger.save_bundle_ids(bundle, ids)
+        errors = [member.error for member in members if member.error]
+        progress.finished = True
+        progress.error = "; ".join(errors) if errors else None
+        progress.counts = dict(totals)
+        progress.members = [
+            {"identity": m.staged.identity, "key": m.staged.key, "counts": dict(m.counts), "error": m.error}
+            for m in members
+        ] if len(members) > 1 else []
+        self.ledger.save_bundle_progress(bundle, progress)
+        states = {m.staged.identity: QUARANTINED if m.quarantined else DELIVERED for m in members}
+        marked = [m.staged.identity for m in members
+                  if (found := known.get(m.staged.identity)) is not None and found.generation is None]
+        self.ledger.finish_bundle(bundle, progress.generation, states, marked)
+        self._count_bundle(members, totals)
+
+    def _count_bundle(self, members: list[_Member], totals: Counter) -> None:
         summary = self.summary
-        summary.files += 1
-        summary.files_quarantined += quarantined
-        summary.files_delivered += not quarantined
-        summary.events_read += counts["read"]
-        summary.events_sent += counts["sent"]
-        summary.events_already_acknowledged += counts["already_acknowledged"]
-        summary.duplicates += counts["duplicates"]
-        summary.quarantined += counts["quarantined"]
-        for name, value in counts.items():
+        for member in members:
+            summary.files += 1
+            summary.files_quarantined += member.quarantined
+            summary.files_delivered += not member.quarantined
+        summary.events_read += totals["read"]
+        summary.events_sent += totals["sent"]
+        summary.events_already_acknowledged += totals["already_acknowledged"]
+        summary.duplicates += totals["duplicates"]
+        summary.quarantined += totals["quarantined"]
+        for name, value in totals.items():
             if name.startswith("filtered_"):
                 summary.filtered[name.removeprefix("filtered_")] += value
 
@@ -279,6 +459,17 @@ class Delivery:
             done, total, summary.events_read, summary.events_sent, summary.events_read / elapsed,
             summary.batches, summary.retries, summary.duplicates, summary.quarantined,
         )
+
+
+@dataclass
+class _SendState:
+    """What the sender thread updates for one bundle."""
+
+    bundle: str
+    progress: FileProgress
+    members: list[_Member]
+    totals: Counter
+    checkpointed: float
 
 
 def plan_event_type_groups(files: list[StagedFile], target_bytes: int = 256 << 20) -> list[list[str]]:

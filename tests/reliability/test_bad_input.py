@@ -293,10 +293,6 @@ def test_properties_nested_past_the_json_readers_limit_quarantine_the_document(w
     world.assert_delivered_exactly()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Ledger.quarantine serialises the rejected event with orjson, which refuses nesting past 254 levels: the "
-    "TypeError ends the run, the file's progress is left unfinished, and every rerun stops at the same file. "
-    "Fix in delivery/ledger.py (see the report)."))
 def test_properties_nested_past_the_encoders_limit_are_quarantined_and_the_run_goes_on(world: World) -> None:
     key = world.put(staged_json(ok_event(1), event_with_raw_properties("deep-1", nested(300)), ok_event(2)),
                     extension="json")
@@ -478,10 +474,6 @@ def test_a_ledger_url_that_cannot_be_written_fails_before_anything_is_sent(world
     assert world.emulator.requests() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Ledger._write only turns PermissionError into LedgerNotWritableError; a ledger path under a file "
-    "(NotADirectoryError), a read-only mount (EROFS) or a full disk surface as a bare OSError. "
-    "Fix in delivery/ledger.py (see the report)."))
 def test_the_core_names_an_unwritable_ledger_whatever_the_os_error(world: World) -> None:
     blocker = world.root / "ledger-is-a-file"
     blocker.write_text("not a folder")

@@ -1,0 +1,419 @@
+"""Throughput and memory of the delivery path against the unavoidable work, a hand-written baseline and 2 workers.
+
+One run stages a sample export (`stage_sample`: Avro, every catalog event type) and measures, on that data:
+
+- floor: fastavro decoding every file plus the serialising the sink cannot avoid (orjson in `{"events": [...]}`
+  envelopes of 100 for postback; msgpack rows gzipped per 10,000 for import), on one core;
+- project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
+  separate process, on one core (the emulator gets the other), for postback and import;
+- baseline: fastavro, stdlib `json` and `HttpHook.run` per batch of 100 events (postback envelope), one core;
+- scale-out: the project path split over 2 pinned worker processes by `plan_event_type_groups`;
+- memory: peak RSS of the project path in a fresh process at M events and at 4M events, where the 4M tree
+  keeps the events per hour and has 4x the hours (how a bigger backlog looks). M is `--memory-events`,
+  by default a quarter of `--events`, so that the whole run stays within 5 minutes; the peak RSS of the
+  two N-event project runs is reported too.
+
+    .venv/bin/python benchmarks/throughput.py [--events N] [--json PATH] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pendulum
+
+END = pendulum.datetime(2026, 11, 30, 12, tz="UTC")
+KEY = "1/" + "ab" * 20
+TABLE = "currents_events"  # the example DAG's default table
+MODES = ("postback", "import")
+POSTBACK_BATCH = 100
+IMPORT_BATCH = 10_000
+MEASURE_CORE, SERVER_CORE = 0, 1
+
+
+# -- child processes: each measurement runs in a fresh interpreter, so peak RSS is its own --------------
+
+
+def _pin(core: int) -> None:
+    os.sched_setaffinity(0, {core})
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _avro_paths(staging: str) -> list[str]:
+    from airflow_braze_td.currents.staging import StagingArea
+
+    area = StagingArea.from_url(staging)
+    return [f"{area.root}/{staged.key}" for staged in area.list().files]
+
+
+def child_floor(staging: str, mode: str) -> dict:
+    """Decode with fastavro and serialise as the sink must; nothing else."""
+    import gzip
+
+    import fastavro
+    import msgpack
+    import orjson
+
+    from airflow_braze_td.treasure_data.sinks import ImportSink
+
+    paths = _avro_paths(staging)
+    level = ImportSink.__init__.__kwdefaults__["gzip_level"]
+    _pin(MEASURE_CORE)
+    events = 0
+    started = time.perf_counter()
+    items: list[bytes] = []
+    if mode == "postback":
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        for path in paths:
+            with open(path, "rb") as stream:
+                for record in fastavro.reader(stream):
+                    items.append(dumps(record, option=sort_keys))
+                    if len(items) == POSTBACK_BATCH:
+                        body = b'{"events":[' + b",".join(items) + b"]}"
+                        events += len(items)
+                        items = []
+        body = b'{"events":[' + b",".join(items) + b"]}"
+    else:
+        packb = msgpack.packb
+        for path in paths:
+            with open(path, "rb") as stream:
+                for record in fastavro.reader(stream):
+                    items.append(packb(record))
+                    if len(items) == IMPORT_BATCH:
+                        body = gzip.compress(b"".join(items), compresslevel=level, mtime=0)
+                        events += len(items)
+                        items = []
+        body = gzip.compress(b"".join(items), compresslevel=level, mtime=0)
+    events += len(items)
+    del body
+    return {"events": events, "seconds": time.perf_counter() - started}
+
+
+def _sink(mode: str, url: str):
+    import requests
+
+    from airflow_braze_td.treasure_data.client import TDClient
+    from airflow_braze_td.treasure_data.endpoints import Endpoints
+    from airflow_braze_td.treasure_data.sinks import make_sink
+
+    client = TDClient(requests.Session(), Endpoints.for_region(host=url), KEY)
+    return make_sink(mode, client, database="braze", table=TABLE, create_table=True)
+
+
+def child_project(staging: str, mode: str, url: str, ledger: str, core: int = MEASURE_CORE,
+                  event_types: list[str] | None = None, wait_for_go: bool = False) -> dict:
+    """What the operator does after Airflow hands it the task: list, read the ledger, deliver."""
+    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.delivery.filters import EventFilter
+    from airflow_braze_td.delivery.lag import pending_files
+    from airflow_braze_td.delivery.ledger import Ledger
+    from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+
+    _pin(core)
+    sink = _sink(mode, url)
+    event_filter = EventFilter(event_types=tuple(event_types or ()))
+    if wait_for_go:
+        print("ready", flush=True)
+        sys.stdin.readline()
+    started = time.perf_counter()
+    wall_started = time.time()
+    area = StagingArea.from_url(staging)
+    store = Ledger.from_url(ledger)
+    files = pending_files(area.list(), store.states(), event_types=event_filter.selector)
+    settings = DeliverySettings(target=f"{mode}:braze:{TABLE}", event_filter=event_filter)
+    summary = Delivery(area, sink, store, settings, owner="bench/deliver/run").run(files)
+    seconds = time.perf_counter() - started
+    return {"events": summary.events_read, "sent": summary.events_sent, "batches": summary.batches,
+            "files": summary.files, "seconds": seconds, "wall_started": wall_started,
+            "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_baseline(staging: str, url: str, max_seconds: float) -> dict:
+    """The hand-written DAG task: fastavro, stdlib json, HttpHook.run per batch of 100 (postback envelope)."""
+    os.environ["AIRFLOW_CONN_TD_POSTBACK"] = json.dumps(
+        {"conn_type": "http", "host": url, "extra": {"X-TD-Write-Key": KEY, "Content-Type": "application/json"}}
+    )
+    import fastavro
+    from airflow.providers.http.hooks.http import HttpHook
+
+    paths = _avro_paths(staging)
+    hook = HttpHook(method="POST", http_conn_id="td_postback")
+    endpoint = f"postback/v3/event/braze/{TABLE}"
+    _pin(MEASURE_CORE)
+    events = 0
+    batch: list[dict] = []
+    complete = True
+    started = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as stream:
+            for record in fastavro.reader(stream):
+                batch.append(record)
+                if len(batch) == POSTBACK_BATCH:
+                    hook.run(endpoint, data=json.dumps({"events": batch}))
+                    events += len(batch)
+                    batch = []
+        if time.perf_counter() - started > max_seconds:
+            complete = False
+            break
+    if complete and batch:
+        hook.run(endpoint, data=json.dumps({"events": batch}))
+        events += len(batch)
+    return {"events": events, "seconds": time.perf_counter() - started, "complete": complete}
+
+
+def child_emulator_capacity(url: str, mode: str, requests_count: int) -> dict:
+    """Requests per second the emulator answers for bodies like the sink's, from a bare keep-alive session."""
+    import gzip
+
+    import msgpack
+    import orjson
+    import requests
+
+    _pin(MEASURE_CORE)
+    event = {"event_type": "users.messages.email.Open", "id": "0" * 36, "time": 1_764_460_800,
+             "user": {"user_id": "u" * 24, "external_user_id": "customer-1"},
+             "properties": {f"field_{n}": "value" * 4 for n in range(14)}}
+    session = requests.Session()
+    if mode == "postback":
+        url_of = lambda n: f"{url}/postback/v3/event/braze/{TABLE}"  # noqa: E731
+        body = b'{"events":[' + b",".join([orjson.dumps(event)] * POSTBACK_BATCH) + b"]}"
+        headers, method, per_request = {"X-TD-Write-Key": KEY}, "POST", POSTBACK_BATCH
+    else:
+        session.post(f"{url}/v3/database/create/braze", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
+        session.post(f"{url}/v3/table/create/braze/{TABLE}/log", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
+        url_of = lambda n: f"{url}/v3/table/import_with_id/braze/{TABLE}/{n:032x}/msgpack.gz"  # noqa: E731
+        row = msgpack.packb({"time": 1, "id": "0" * 36, **{f"properties_{n}": "value" * 4 for n in range(14)}})
+        body = gzip.compress(row * IMPORT_BATCH, mtime=0)
+        headers, method, per_request = {"Authorization": f"TD1 {KEY}"}, "PUT", IMPORT_BATCH
+    started = time.perf_counter()
+    for number in range(requests_count):
+        session.request(method, url_of(number), data=body, headers=headers, timeout=60).raise_for_status()
+    seconds = time.perf_counter() - started
+    return {"requests_per_s": requests_count / seconds, "events_per_s": requests_count * per_request / seconds}
+
+
+CHILDREN = {"floor": child_floor, "project": child_project, "baseline": child_baseline,
+            "emulator": child_emulator_capacity}
+
+
+# -- the parent: staging, orchestration, report ---------------------------------------------------------
+
+
+def _child_command(kind: str, **params: object) -> list[str]:
+    return [sys.executable, __file__, "--child", kind, "--params", json.dumps(params)]
+
+
+def run_child(kind: str, **params: object) -> dict:
+    done = subprocess.run(_child_command(kind, **params), capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"{kind} measurement failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _stage(dest: str, events: int, hours: int, seed: int, codec: str, end_iso: str) -> dict:
+    from airflow_braze_td.currents.sample import stage_sample
+
+    return stage_sample(dest, events=events, hours=hours, seed=seed, codec=codec, end=pendulum.parse(end_iso))
+
+
+def stage_trees(work: Path, events: int, hours: int, memory_events: int, codec: str) -> tuple[dict, dict, dict]:
+    """The N tree, the M tree for memory, and the 4M tree as four M-sized quarters of `hours` each (the
+    first is the M tree's twin), staged on both cores."""
+    quarters = [(str(work / "memory-4m"), memory_events, hours, 7 + quarter, codec,
+                 END.subtract(hours=quarter * hours).isoformat()) for quarter in range(4)]
+    jobs = [(str(work / "staging-n"), events, hours, 7, codec, END.isoformat()),
+            (str(work / "memory-m"), *quarters[0][1:]), *quarters]
+    with ProcessPoolExecutor(2) as pool:
+        summaries = list(pool.map(_stage, *zip(*jobs, strict=True)))
+    big = {"files": sum(s["files"] for s in summaries[2:]), "events": sum(s["events"] for s in summaries[2:])}
+    return summaries[0], summaries[1], big
+
+
+def with_emulator(function, *args: object, pin: bool = True, **kwargs: object) -> dict:
+    from airflow_braze_td.emulator import start_emulator_process
+
+    emulator = start_emulator_process()
+    try:
+        if pin:
+            os.sched_setaffinity(emulator.pid, {SERVER_CORE})
+        return function(emulator.url, *args, **kwargs)
+    finally:
+        emulator.stop()
+
+
+def project_run(url: str, staging: str, mode: str, ledger: str) -> dict:
+    return run_child("project", staging=staging, mode=mode, url=url, ledger=ledger)
+
+
+def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
+    """Two workers, pinned to a core each, each delivering its share of the event-type groups."""
+    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.delivery.pipeline import plan_event_type_groups
+
+    files = StagingArea.from_url(staging).list().files
+    total = sum(staged.size for staged in files)
+    groups = plan_event_type_groups(files, target_bytes=max(1, total // 8))
+    sizes = {staged.event_type: 0 for staged in files}
+    for staged in files:
+        sizes[staged.event_type] += staged.size
+    shares: list[list[str]] = [[], []]
+    loads = [0, 0]
+    for group in sorted(groups, key=lambda g: -sum(sizes[t] for t in g)):
+        lighter = loads.index(min(loads))
+        shares[lighter].extend(group)
+        loads[lighter] += sum(sizes[t] for t in group)
+    workers = [
+        subprocess.Popen(_child_command("project", staging=staging, mode=mode, url=url, ledger=ledger, core=core,
+                                        event_types=share, wait_for_go=True),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for core, share in enumerate(shares)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    results = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=1800)
+        if worker.returncode != 0:
+            raise RuntimeError("a scale-out worker failed")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    seconds = max(r["wall_finished"] for r in results) - min(r["wall_started"] for r in results)
+    return {"events": sum(r["events"] for r in results), "seconds": seconds,
+            "groups": len(groups), "split_bytes": loads}
+
+
+def measure(events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
+            capacity_requests: int, scale_mode: str) -> tuple[dict, list[tuple]]:
+    with tempfile.TemporaryDirectory(prefix="braze-td-bench-") as folder:
+        return _measure_in(Path(folder), events, hours, memory_events, codec, baseline_seconds, capacity_requests,
+                           scale_mode)
+
+
+def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
+                capacity_requests: int, scale_mode: str) -> tuple[dict, list[tuple]]:
+    rows: list[tuple] = []
+    started = time.perf_counter()
+    small, memory_tree, big = stage_trees(work, events, hours, memory_events, codec)
+    staging_seconds = time.perf_counter() - started
+    n_tree, m_tree, big_tree = str(work / "staging-n"), str(work / "memory-m"), str(work / "memory-4m")
+
+    floor = {mode: run_child("floor", staging=n_tree, mode=mode) for mode in MODES}
+    project = {mode: with_emulator(project_run, n_tree, mode, str(work / f"ledger-{mode}")) for mode in MODES}
+    baseline = with_emulator(lambda url: run_child("baseline", staging=n_tree, url=url, max_seconds=baseline_seconds))
+    capacity = {mode: with_emulator(lambda url, m=mode: run_child("emulator", url=url, mode=m,
+                                                                   requests_count=capacity_requests)) for mode in MODES}
+    scale = with_emulator(scale_out, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
+    memory_mode = max(MODES, key=lambda mode: project[mode]["peak_rss_mb"])
+    small_run = with_emulator(project_run, m_tree, memory_mode, str(work / "ledger-m"))
+    big_run = with_emulator(project_run, big_tree, memory_mode, str(work / "ledger-4m"))
+
+    eps = lambda r: r["events"] / r["seconds"]  # noqa: E731
+    floor_by_mode = {mode: eps(floor[mode]) for mode in MODES}
+    project_eps = {mode: eps(project[mode]) for mode in MODES}
+    baseline_eps = eps(baseline)
+    result = {
+        "events": small["events"], "files": small["files"], "hours": hours, "codec": codec,
+        "staging_seconds": staging_seconds,
+        "floor_eps": floor_by_mode["postback"],
+        "floor_eps_by_mode": floor_by_mode,
+        "project_eps": project_eps,
+        "baseline_eps": baseline_eps,
+        "project_vs_floor": {mode: project_eps[mode] / floor_by_mode[mode] for mode in MODES},
+        "project_vs_baseline": {mode: project_eps[mode] / baseline_eps for mode in MODES},
+        "scale_mode": scale_mode,
+        "scale_2_workers": eps(scale) / project_eps[scale_mode],
+        "scale_2_workers_eps": eps(scale),
+        "emulator_capacity_eps": {mode: capacity[mode]["events_per_s"] for mode in MODES},
+        "memory_mode": memory_mode,
+        "peak_rss_mb": {"n": small_run["peak_rss_mb"], "4n": big_run["peak_rss_mb"]},
+        "memory_events": {"n": small_run["events"], "4n": big_run["events"]},
+        "memory_files": {"n": memory_tree["files"], "4n": big["files"]},
+        "memory_hours": {"n": hours, "4n": 4 * hours},
+        "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
+        "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},
+                    "baseline": baseline["seconds"], "scale_2_workers": scale["seconds"],
+                    "memory_n": small_run["seconds"], "memory_4n": big_run["seconds"]},
+        "baseline_events": baseline["events"],
+    }
+    for mode in MODES:
+        rows.append((f"floor {mode} (decode + serialise{' + gzip' if mode == 'import' else ''})",
+                     floor[mode]["events"], floor[mode]["seconds"], floor_by_mode[mode], "1 core"))
+    for mode in MODES:
+        rows.append((f"project {mode}", project[mode]["events"], project[mode]["seconds"], project_eps[mode],
+                     f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB"))
+    partial = "" if baseline["complete"] else f", first {baseline['events']:,} events ({baseline_seconds:g} s cap)"
+    rows.append(("baseline HttpHook + json", baseline["events"], baseline["seconds"], baseline_eps, f"1 core{partial}"))
+    rows.append((f"project {scale_mode}, 2 workers", scale["events"], scale["seconds"], eps(scale),
+                 f"{scale['groups']} groups on 2 pinned cores, emulator unpinned"))
+    for mode in MODES:
+        rows.append((f"emulator capacity {mode}", None, None, capacity[mode]["events_per_s"],
+                     f"{capacity[mode]['requests_per_s']:,.0f} requests/s from a bare session"))
+    for label, run, run_hours in (("M", small_run, hours), ("4M", big_run, 4 * hours)):
+        rows.append((f"project {memory_mode}, memory {label}", run["events"], run["seconds"], eps(run),
+                     f"{run_hours} hours, peak RSS {run['peak_rss_mb']:.0f} MB"))
+    return result, rows
+
+
+def print_report(result: dict, rows: list[tuple]) -> None:
+    print(f"\n{result['events']:,} events in {result['files']:,} Avro files over {result['hours']} queue hours "
+          f"(codec {result['codec']}); staging took {result['staging_seconds']:.0f} s\n")
+    print(f"{'measure':<44} {'events':>11} {'seconds':>8} {'events/s':>10}  notes")
+    for name, events, seconds, rate, note in rows:
+        shown_events = "" if events is None else f"{events:,}"
+        shown_seconds = "" if seconds is None else f"{seconds:.2f}"
+        print(f"{name:<44} {shown_events:>11} {shown_seconds:>8} {rate:>10,.0f}  {note}")
+    print()
+    for mode in MODES:
+        print(f"project/floor    {mode:<9} {result['project_vs_floor'][mode]:.2f}")
+    for mode in MODES:
+        print(f"project/baseline {mode:<9} {result['project_vs_baseline'][mode]:.2f}")
+    print(f"2 workers/1 worker ({result['scale_mode']}) {result['scale_2_workers']:.2f}")
+    rss, counted = result["peak_rss_mb"], result["memory_events"]
+    print(f"peak RSS ({result['memory_mode']}): {counted['n']:,} events {rss['n']:.0f} MB, {counted['4n']:,} events "
+          f"{rss['4n']:.0f} MB ({(rss['4n'] / rss['n'] - 1) * 100:+.1f} %); the 4x tree keeps the events per hour "
+          f"and has {result['memory_hours']['4n']} hours instead of {result['memory_hours']['n']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--hours", type=int, default=6)
+    parser.add_argument("--memory-events", type=int, help="M of the memory pair (default: events / 4)")
+    parser.add_argument("--codec", default="null")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a CI smoke test")
+    parser.add_argument("--scale-mode", default="postback", choices=MODES)
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](**json.loads(args.params))))
+        return 0
+    events, hours = (20_000, 2) if args.quick else (args.events, args.hours)
+    memory_events = args.memory_events or events // 4
+    result, rows = measure(events, hours, memory_events, args.codec, baseline_seconds=5.0 if args.quick else 20.0,
+                           capacity_requests=50 if args.quick else 600, scale_mode=args.scale_mode)
+    print_report(result, rows)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
