@@ -176,7 +176,6 @@ class Delivery:
         self.owner = owner
         self.fingerprint = settings.fingerprint(sink)
         self.summary = DeliverySummary(sink=sink.mode)
-        self.dedupe = DedupeWindow(settings.dedupe_hours, ledger.load_ids)
         self._started = 0.0
         self._last_progress = 0.0
 
@@ -184,13 +183,14 @@ class Delivery:
         self.ledger.check_writable()
         self._started = self._last_progress = time.monotonic()
         ordered = sorted(files, key=lambda staged: staged.sort_key)
-        if self.settings.replay:
-            replayed = frozenset(staged.identity for staged in ordered)
-            self.dedupe = DedupeWindow(
-                self.settings.dedupe_hours, lambda event_type, hour: self.ledger.load_ids(event_type, hour, replayed)
-            )
         known = self.ledger.file_states()
         todo = [staged for staged in ordered if not self._already_done(staged, known.get(staged.identity))]
+        # Ids the ledger holds for files this run (re)delivers are not "seen": a try killed after saving a
+        # bundle's ids but before its state, or a replay, must not count that bundle's own events as duplicates.
+        delivering = frozenset(staged.identity for staged in todo)
+        self.dedupe = DedupeWindow(
+            self.settings.dedupe_hours, lambda event_type, hour: self.ledger.load_ids(event_type, hour, delivering)
+        )
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)

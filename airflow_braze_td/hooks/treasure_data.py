@@ -214,9 +214,18 @@ class TreasureDataHook(HttpHook):
                     "(or the write key) in it"
                 )
             self._client = TDClient(
-                self.get_conn(), self.get_endpoints(), password, timeout=self.timeout, retry=self.retry
+                self.get_conn(), self.get_endpoints(), password, timeout=self._timeout(), retry=self.retry
             )
         return self._client
+
+    def _timeout(self) -> tuple[float, float]:
+        """A `timeout` extra (seconds, or [connect, read]) overrides the hook's default."""
+        value = self._extra("timeout")
+        if value in (None, ""):
+            return self.timeout
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return float(value[0]), float(value[1])
+        return float(value), float(value)
 
     def get_sink(
         self,

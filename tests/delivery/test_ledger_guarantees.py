@@ -131,3 +131,17 @@ def test_ledger_location_that_cannot_be_written_stops_before_any_delivery(staged
     else:
         raise AssertionError("a ledger under a file must not be writable")
     assert emulator.requests() == []
+
+
+def test_ids_left_by_a_try_killed_before_its_state_are_not_duplicates_on_retry(staged_tree, emulator, tmp_path):
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    ledger = ledger_in(tmp_path)
+    first = area.list().files[0]
+    hour = first.queue_hour.int_timestamp // 3600
+    ids = [event["id"] for event in area.iter_events(first)]
+    ledger.save_bundle_ids("killed-bundle", {(first.event_type, hour): {first.identity: ids}})
+    summary = Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(target="import:braze"),
+                       "run").run(area.list().files)
+    assert delivered_ids(emulator, "import") == eligible_ids(root)
+    assert summary.events_sent == len(eligible_ids(root))

@@ -83,6 +83,13 @@ def test_one_session_per_hook_and_explicit_timeouts(connect, emu: Emulator) -> N
     assert session.auth is None and session.verify is True
 
 
+@pytest.mark.parametrize(("extra", "expected"), [([3, 0.5], (3.0, 0.5)), (7, (7.0, 7.0))])
+def test_a_timeout_extra_overrides_the_default(connect, emu: Emulator, extra: object, expected: tuple) -> None:
+    hook = connect(password=KEY, host=emu.url, extra={"timeout": extra})
+    assert hook.get_client().timeout == expected
+    assert "timeout" not in {name.lower() for name in hook.get_conn().headers}
+
+
 def test_secrets_are_masked_and_never_in_the_repr(connect) -> None:
     url = "https://in.treasuredata.com/postback/v3/event/braze/events?td_write_key=" + WRITE_KEY
     hook = connect(password=KEY, extra={"postback_url": url})
