@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import fastavro
 import pytest
+
+from airflow_braze_td.emulator import Emulator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BRAZE_SAMPLES = SHARED / "braze-samples"
@@ -50,3 +53,16 @@ def braze_samples() -> Path:
     if not BRAZE_SAMPLES.is_dir():
         pytest.skip("../shared/braze-samples is not beside the project")
     return BRAZE_SAMPLES
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """The TD emulator on 127.0.0.1; with no key configured it accepts any key of TD's form."""
+    with Emulator() as running:
+        yield running
+
+
+@pytest.fixture
+def emu(emulator: Emulator) -> Emulator:
+    """The same emulator, under the short name the emulator and client tests use."""
+    return emulator

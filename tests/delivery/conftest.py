@@ -37,12 +37,6 @@ def staged_tree(tmp_path_factory) -> tuple[Path, dict]:
     return root, summary
 
 
-@pytest.fixture
-def emulator():
-    with Emulator() as emu:
-        yield emu
-
-
 def sink_for(emu: Emulator, mode: str, **options):
     client = TDClient(requests.Session(), Endpoints.for_region(host=emu.url), KEY, retry=FAST_RETRY)
     table = "events_{event_type}" if mode != "postback" else "currents"

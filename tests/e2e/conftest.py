@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from airflow_braze_td.demo import DAG_ID, airflow_env
-from airflow_braze_td.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -25,12 +24,6 @@ def airflow_home(tmp_path_factory) -> Path:
     env = airflow_env(workdir, ROOT / "dags", "http://127.0.0.1:9")
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
     return workdir
-
-
-@pytest.fixture
-def emulator():
-    with Emulator() as emu:
-        yield emu
 
 
 def dag_test(workdir: Path, emu_url: str, conf: dict, *, logical_date: str = LOGICAL_DATE,

@@ -4,7 +4,6 @@ delivery killed with SIGKILL mid-file resumes from the ledger."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from pathlib import Path
 
 import orjson

@@ -70,13 +70,6 @@ class TDClient:
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """Accepts any key of TD's form, as with no key configured."""
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def keyed_emu() -> Iterator[Emulator]:
     """Knows one master key and one write-only key."""
     with Emulator(api_keys=(MASTER_KEY,), write_keys=(WRITE_KEY,)) as emulator:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,12 +161,6 @@ class World:
             eligible = {event["id"] for event in area.iter_events(staged)
                         if isinstance(event, dict) and event["user"].get("external_user_id")}
             assert eligible <= set(landed), f"{staged.key} is marked delivered but events are missing from TD"
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 @pytest.fixture

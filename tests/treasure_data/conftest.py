@@ -13,12 +13,6 @@ from tests.treasure_data.td_helpers import EchoServer, client_for
 
 
 @pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
