@@ -12,25 +12,7 @@ from airflow.providers.common.compat.sdk import BaseHook, ObjectStoragePath
 from airflow_braze_td.currents.decode import BadEvent
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import Listing, StagingArea
-
-CONNECTION_TYPE_INFO: dict[str, Any] = {
-    "hook-class-name": "airflow_braze_td.hooks.currents.CurrentsExportHook",
-    "connection-type": "braze_currents",
-    "hook-name": "Braze Currents staged export",
-    "ui-field-behaviour": {
-        "hidden-fields": ["login", "password", "schema", "port"],
-        "relabeling": {"host": "Staging URL"},
-        "placeholders": {"host": "s3://bucket/currents-prefix"},
-    },
-    "conn-fields": {
-        "storage_conn_id": {
-            "label": "Storage connection id",
-            "description": "Connection that holds the bucket's credentials (e.g. aws_default); empty for defaults.",
-            "schema": {"type": ["string", "null"]},
-        },
-    },
-}
-
+from airflow_braze_td.get_provider_info import CURRENTS_CONNECTION as CONNECTION_TYPE_INFO
 
 class CurrentsExportHook(BaseHook):
     """Lists and streams Braze Currents staged exports under any `ObjectStoragePath` URL.

@@ -16,7 +16,8 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, Connec
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_braze_td.treasure_data.client import DEFAULT_TIMEOUT, TDClient
-from airflow_braze_td.treasure_data.endpoints import DEFAULT_REGION, REGIONS, Endpoints
+from airflow_braze_td.get_provider_info import TREASURE_DATA_CONNECTION as CONNECTION_TYPE_INFO
+from airflow_braze_td.treasure_data.endpoints import DEFAULT_REGION, Endpoints
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.retry import RetryPolicy
 from airflow_braze_td.treasure_data.sinks import Sink, make_sink
@@ -25,14 +26,6 @@ CONN_TYPE = "treasure_data"
 _EXTRA_PREFIX = f"extra__{CONN_TYPE}__"
 OWN_EXTRAS = frozenset({"region", "database", "postback_url", "allow_insecure_http"})
 _TEST_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=15.0)
-_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden_fields": ["login", "schema", "port"],
-    "relabeling": {"password": "API key or write key", "host": "Host override (base URL)"},
-    "placeholders": {
-        "password": "<account id>/<40 hex>",
-        "host": "empty: the region's own hosts; or one base URL for every endpoint, e.g. http://127.0.0.1:8089",
-    },
-}
 
 
 _TRUE_WORDS = ("1", "true", "yes", "on")
@@ -107,7 +100,7 @@ class TreasureDataHook(HttpHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Form layout for the connection UI (also declared in provider info)."""
-        return {key: value.copy() for key, value in _UI_FIELD_BEHAVIOUR.items()}
+        return {key.replace("-", "_"): value for key, value in CONNECTION_TYPE_INFO["ui-field-behaviour"].items()}
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -285,32 +278,3 @@ class TreasureDataHook(HttpHook):
             )
         return True, f"Connected to Treasure Data ({where}); {len(databases)} database(s) visible"
 
-
-CONNECTION_TYPE_INFO: dict[str, Any] = {
-    "hook-class-name": f"{TreasureDataHook.__module__}.{TreasureDataHook.__qualname__}",
-    "connection-type": CONN_TYPE,
-    "hook-name": TreasureDataHook.hook_name,
-    "ui-field-behaviour": {key.replace("_", "-"): value.copy() for key, value in _UI_FIELD_BEHAVIOUR.items()},
-    "conn-fields": {
-        "region": {
-            "label": "Region",
-            "description": "Treasure Data region of the account; ignored when Host is set.",
-            "schema": {"type": ["string", "null"], "enum": list(REGIONS), "default": DEFAULT_REGION},
-        },
-        "database": {
-            "label": "Default database",
-            "description": "Database used when a task does not name one.",
-            "schema": {"type": ["string", "null"], "pattern": "^[a-z0-9_]{3,255}$"},
-        },
-        "postback_url": {
-            "label": "Postback URL",
-            "description": "The URL copied from the Treasure Data console (postback mode); its write key is masked.",
-            "schema": {"type": ["string", "null"], "format": "password"},
-        },
-        "allow_insecure_http": {
-            "label": "Allow plain http",
-            "description": "Allow an http:// host that is not loopback (the key then travels unencrypted).",
-            "schema": {"type": ["boolean", "null"], "default": False},
-        },
-    },
-}

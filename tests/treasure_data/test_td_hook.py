@@ -147,3 +147,17 @@ def test_connection_type_info_is_valid_provider_info() -> None:
     assert set(fields) == set(OUR_EXTRAS)
     behaviour = TreasureDataHook.get_ui_field_behaviour()
     assert CONNECTION_TYPE_INFO["ui-field-behaviour"]["hidden-fields"] == behaviour["hidden_fields"]
+
+
+def test_the_hook_works_when_imported_first_in_a_fresh_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow loads provider info while the hook module is still importing: that must not be circular."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("AIRFLOW_CONN_TREASURE_DATA_DEFAULT", json.dumps(
+        {"conn_type": "treasure_data", "host": "http://127.0.0.1:9", "password": KEY}))
+    code = ("from airflow_braze_td.hooks.treasure_data import TreasureDataHook; "
+            "print(TreasureDataHook().get_sink('import', database='braze', table='events'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ImportSink" in done.stdout
