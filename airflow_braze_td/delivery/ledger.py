@@ -254,10 +254,6 @@ class Ledger:
 
     # claims
 
-    def claim(self, staged: StagedFile, owner: str, ttl: float) -> bool:
-        """Claim one file; False when another owner holds an unexpired claim on it."""
-        return bool(self.claim_files([staged], owner, ttl)[0])
-
     def claim_files(self, files: list[StagedFile], owner: str, ttl: float) -> tuple[list[StagedFile], str | None]:
         """Claim files before working on them: the ones claimed, and the token that `release_claim` takes.
 
@@ -306,17 +302,6 @@ class Ledger:
         """Drop one claim object (from `claim_files`)."""
         if token:
             self._remove(self._path("claims", f"{token}.json"))
-
-    def release(self, staged: StagedFile, owner: str) -> None:
-        """Withdraw `owner`'s claim on one file, wherever it is held."""
-        for path, claim in list(self._claims()):
-            if claim.owner != owner or staged.identity not in claim.identities:
-                continue
-            rest = tuple(identity for identity in claim.identities if identity != staged.identity)
-            if rest:
-                self._write(path, orjson.dumps(asdict(Claim(claim.owner, claim.written, claim.expires, rest))))
-            else:
-                self._remove(path)
 
     # quarantine
 

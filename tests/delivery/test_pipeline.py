@@ -49,10 +49,11 @@ def test_claimed_files_are_left_to_their_owner(staged_tree, emulator, tmp_path):
     area = StagingArea.from_url(str(root))
     ledger = ledger_in(tmp_path)
     files = area.list().files
-    assert ledger.claim(files[0], "other-run", ttl=600)
+    claimed, token = ledger.claim_files([files[0]], "other-run", ttl=600)
+    assert claimed == [files[0]]
     summary = deliver(root, emulator, tmp_path, "import")
     assert summary.files_claimed_elsewhere == 1 and summary.files == staged["files"] - 1
-    ledger.release(files[0], "other-run")
+    ledger.release_claim(token)
     assert deliver(root, emulator, tmp_path, "import", owner="run-3").files == 1
 
 
