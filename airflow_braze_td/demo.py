@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         code = run_dag(env, {"mode": args.mode}, log_path=log_path)
         print(f"    finished in {time.monotonic() - started:.1f} s with exit code {code}")
-        tables = emulator_tables(emulator.url)
+        rows_in_td = stored_rows(emulator.url)
     finally:
         emulator.stop()
 
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         ("duplicates dropped", totals["duplicates"]),
         ("delivered", totals["sent"]),
         ("quarantined", totals["quarantined"]),
-        ("rows in TD", sum(count for _, count in tables)),
-        ("events in TD", sum(events for events, _ in tables)),
+        ("rows in TD", len(rows_in_td)),
+        ("events in TD", sum(len(row) for row in rows_in_td)),
         ("files delivered / staged", f"{report.delivered_files} / {report.staged_files}"),
         ("delivery lag (hours)", report.lag_hours),
     ]
@@ -116,21 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def emulator_tables(url: str) -> list[tuple[int, int]]:
-    """(events, rows) per table the emulator holds: a postback row carries a batch of events."""
+def stored_rows(url: str, database: str = "braze") -> list[list[str]]:
+    """Every row the emulator stores in `database`, as the event ids it holds."""
     import requests
 
-    found = []
-    for database in requests.get(f"{url}/v3/database/list", headers={"Authorization": f"TD1 {DEMO_KEY}"},
-                                 timeout=30).json()["databases"]:
-        name = database["name"]
-        for table in requests.get(f"{url}/v3/table/list/{name}", headers={"Authorization": f"TD1 {DEMO_KEY}"},
-                                  timeout=30).json()["tables"]:
-            rows = requests.get(f"{url}/_emulator/rows/{name}/{table['name']}", timeout=60).json()
-            rows = rows["rows"] if isinstance(rows, dict) else rows
-            events = sum(len(row["events"]) if isinstance(row.get("events"), list) else 1 for row in rows)
-            found.append((events, len(rows)))
-    return found
+    return requests.get(f"{url}/_emulator/event_ids/{database}", timeout=600).json()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import orjson
 from airflow_braze_td.emulator.app import EmulatorApp, path_segments
 from airflow_braze_td.emulator.faults import DEFAULT_CHAOS_KINDS, Fault
 from airflow_braze_td.emulator.protocol import Request, Response, error, json_response
+from airflow_braze_td.emulator.store import Store
 
 ADMIN_PREFIX = "/_emulator/"
 
@@ -49,6 +50,16 @@ def _reset(app: EmulatorApp, request: Request) -> Response:
     return json_response(200, {})
 
 
+def stored_event_ids(store: Store, database: str) -> list[list[str]]:
+    """Every visible row of every table of `database`, as the event ids it holds: a postback row holds a
+    batch (its `events` column), a flat import or ingest row one event. What tests and runs compare with."""
+    return [
+        [event["id"] for event in row["events"]] if isinstance(row.get("events"), list) else [row["id"]]
+        for table in store.list_tables(database)
+        for row in store.rows(database, table["name"])
+    ]
+
+
 def handle_admin(app: EmulatorApp, request: Request) -> Response:
     """Answer an admin request; malformed settings get a 400 naming the problem."""
     segments = path_segments(request.path)[1:]
@@ -71,6 +82,8 @@ def _dispatch(app: EmulatorApp, request: Request, segments: list[str]) -> Respon
             return json_response(200, app.faults.counts())
         case ["rows", database, table] if method == "GET":
             return json_response(200, app.store.rows(database, table))
+        case ["event_ids", database] if method == "GET":
+            return json_response(200, stored_event_ids(app.store, database))
         case ["count", database, table] if method == "GET":
             return json_response(200, {"count": app.store.count(database, table)})
         case ["requests"] if method == "GET":

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from airflow_braze_td.emulator.admin import ADMIN_PREFIX, handle_admin
+from airflow_braze_td.emulator.admin import ADMIN_PREFIX, handle_admin, stored_event_ids
 from airflow_braze_td.emulator.app import EmulatorApp
 from airflow_braze_td.emulator.faults import DEFAULT_CHAOS_KINDS, Fault
 from airflow_braze_td.emulator.protocol import Request, Response, error
@@ -242,6 +242,10 @@ class Emulator:
 
     def rows(self, db: str, table: str) -> list[dict[Any, Any]]:
         return self._app.store.rows(db, table)
+
+    def event_ids(self, db: str) -> list[list[str]]:
+        """Every stored row of `db`'s tables as the event ids it holds (a postback row holds a batch)."""
+        return stored_event_ids(self._app.store, db)
 
     def postback_bodies(self, db: str, table: str) -> list[bytes]:
         return self._app.store.postback_bodies(db, table)

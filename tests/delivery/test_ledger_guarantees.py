@@ -48,7 +48,7 @@ def test_two_concurrent_deliveries_send_each_file_once(staged_tree, emulator, tm
     leftovers = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path),
                          DeliverySettings(target="postback:braze"), "run-3").run(files)
     assert sum(summary.files for summary in summaries.values()) + leftovers.files == staged["files"]
-    landed = delivered_ids(emulator, "postback")
+    landed = delivered_ids(emulator)
     assert set(landed) == set(eligible_ids(root))
     copies = _ids_in_several_files(area)
     assert all(count == 1 for event_id, count in landed.items() if event_id not in copies), (
@@ -97,7 +97,7 @@ def test_quarantine_keeps_every_bad_input_and_requeue_delivers_it_after_the_fix(
     assert requeue_quarantined(ledger, None, discard=True)["discarded_records"] == 2
     assert set(ledger.states().values()) == {DELIVERED}
     assert list((tmp_path / "ledger" / "discarded").iterdir())
-    landed = delivered_ids(emulator, "postback")
+    landed = delivered_ids(emulator)
     assert set(landed.values()) == {1} and "ok-1" in landed and open_record(1)["id"] in landed
 
 
@@ -143,5 +143,5 @@ def test_ids_left_by_a_try_killed_before_its_state_are_not_duplicates_on_retry(s
     ledger.save_bundle_ids("killed-bundle", {(first.event_type, hour): {first.identity: ids}})
     summary = Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(target="import:braze"),
                        "run").run(area.list().files)
-    assert delivered_ids(emulator, "import") == eligible_ids(root)
+    assert delivered_ids(emulator) == eligible_ids(root)
     assert summary.events_sent == len(eligible_ids(root))

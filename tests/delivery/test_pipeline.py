@@ -23,7 +23,7 @@ def test_every_eligible_event_lands_exactly_once_and_a_rerun_adds_nothing(staged
     root, staged = staged_tree
     summary = deliver(root, emulator, tmp_path, mode)
     truth = eligible_ids(root)
-    landed = delivered_ids(emulator, mode)
+    landed = delivered_ids(emulator)
     assert landed == truth
     assert summary.events_read == staged["events"]
     assert summary.events_sent == len(truth)
@@ -32,7 +32,7 @@ def test_every_eligible_event_lands_exactly_once_and_a_rerun_adds_nothing(staged
                                    + summary.quarantined)
     again = deliver(root, emulator, tmp_path, mode, owner="run-2")
     assert again.events_sent == 0 and again.files_already_delivered == staged["files"]
-    assert delivered_ids(emulator, mode) == truth
+    assert delivered_ids(emulator) == truth
 
 
 def test_store_then_fail_mid_run_is_deduplicated_by_the_import_api(staged_tree, emulator, tmp_path):
@@ -41,7 +41,7 @@ def test_store_then_fail_mid_run_is_deduplicated_by_the_import_api(staged_tree, 
     summary = deliver(root, emulator, tmp_path, "import")
     assert sum(emulator.fault_counts().values()) == 3
     assert summary.retries >= 2
-    assert delivered_ids(emulator, "import") == eligible_ids(root)
+    assert delivered_ids(emulator) == eligible_ids(root)
 
 
 def test_claimed_files_are_left_to_their_owner(staged_tree, emulator, tmp_path):
@@ -70,7 +70,7 @@ def test_replay_sends_again_under_new_batch_identities(staged_tree, emulator, tm
     first = deliver(root, emulator, tmp_path, "import")
     replay = deliver(root, emulator, tmp_path, "import", owner="replay-run", generation="replay-1")
     assert replay.events_sent == first.events_sent
-    landed = delivered_ids(emulator, "import")
+    landed = delivered_ids(emulator)
     assert set(landed.values()) == {2}
     resumed = deliver(root, emulator, tmp_path, "import", owner="replay-run", generation="replay-1")
     assert resumed.events_sent == 0

@@ -41,10 +41,10 @@ def test_each_mode_delivers_exactly_once_and_a_rerun_adds_nothing(airflow_home, 
     first = dag_test(airflow_home, emulator.url, conf, logical_date=logical_date)
     assert first.returncode == 0, first.stdout[-4000:]
     truth = eligible_ids(tmp_path / "staging")
-    assert delivered_ids(emulator, mode) == truth
+    assert delivered_ids(emulator) == truth
     rerun = dag_test(airflow_home, emulator.url, conf, logical_date=logical_date)
     assert rerun.returncode == 0, rerun.stdout[-4000:]
-    assert delivered_ids(emulator, mode) == truth
+    assert delivered_ids(emulator) == truth
 
 
 def _big_files(staging: Path, files: int, events_per_file: int) -> None:
@@ -90,7 +90,7 @@ def test_a_delivery_killed_mid_file_resumes_from_the_ledger(airflow_home, emulat
     rerun = dag_test(airflow_home, emulator.url, conf, logical_date=logical_date)
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     truth = eligible_ids(tmp_path / "staging")
-    landed = delivered_ids(emulator, mode)
+    landed = delivered_ids(emulator)
     assert set(landed) == set(truth)
     duplicated = sum(count - 1 for count in landed.values())
     if mode == "import":

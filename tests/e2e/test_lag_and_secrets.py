@@ -53,7 +53,7 @@ def test_fresh_data_succeeds_and_postback_key_never_leaks(airflow_home, tmp_path
                 "postback_url": f"{emu.url}/postback/v3/event/braze/currents?td_write_key={WRITE_KEY}"}
         run = dag_test(airflow_home, emu.url, conf, logical_date=logical_date)
         assert run.returncode == 0, run.stdout[-4000:]
-        assert delivered_ids(emu, "postback") == eligible_ids(tmp_path / "staging")
+        assert delivered_ids(emu) == eligible_ids(tmp_path / "staging")
         assert all(WRITE_KEY not in entry["path"] for entry in emu.requests())
     states = _task_states(airflow_home, logical_date)
     assert states["check_delivery_lag"][0] == "success"

@@ -88,3 +88,13 @@ def test_chunked_body_and_doubled_slashes(emu, session):
                          headers={"X-TD-Write-Key": "1/" + "a" * 40})
     assert reply.status_code == 200
     assert emu.postback_bodies("chk_db", "events") == [b'{"events": [{"n": 1}]}']
+
+
+def test_event_ids_name_what_each_stored_row_holds(emu, td, msgpack_gz):
+    td.postback("ids_db", "batches", {"events": [{"id": "a"}, {"id": "b"}]})
+    td.create_table("ids_db", "flat")
+    assert td.import_rows("ids_db", "flat", msgpack_gz([{"id": "c", "time": 1}, {"id": "d", "time": 2}])).ok
+    expected = [["a", "b"], ["c"], ["d"]]
+    assert sorted(td.admin("GET", "event_ids/ids_db").json()) == expected
+    assert sorted(emu.event_ids("ids_db")) == expected
+    assert td.admin("GET", "fault_counts").json() == {}
