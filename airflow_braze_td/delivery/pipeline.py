@@ -5,8 +5,9 @@ Files are delivered in bundles: consecutive files (in delivery order) read as on
 batches that span the files, and one ledger commit when the bundle is done. Braze closes a file every
 5 minutes per partition, so a busy workspace stages thousands of small files an hour, and per-file claims,
 requests and ledger writes would cost more than the events. A bundle holds one event type, so a failure on
-one type's table never holds back another type's files, and no batch mixes event types. Bundles grow from one file (so concurrent runs
-share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big file is a bundle of its own.
+one type's table never holds back another type's files, and no batch mixes event types. Bundles grow from
+one file (so concurrent runs share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big
+file is a bundle of its own.
 
 A retry resumes from the ledger: a bundle of several files is marked open before its first batch, so any
 later run rebuilds it from the same files in the same order, skips the batches already acknowledged, and
