@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+import requests
 
 from airflow_braze_td.currents.staging import StagingArea
-from airflow_braze_td.delivery.filters import EventFilter
+from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
 from airflow_braze_td.emulator import Fault
-from tests.delivery.conftest import delivered_ids, eligible_ids, ledger_in, sink_for
+from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
 
 
 def deliver(root, emu, tmp_path, mode: str, owner: str = "run-1", **settings):
@@ -75,3 +78,30 @@ def test_replay_sends_again_under_new_batch_identities(staged_tree, emulator, tm
     resumed = deliver(root, emulator, tmp_path, "import", owner="replay-run", generation="replay-1")
     assert resumed.events_sent == 0
     assert list(ledger_in(tmp_path).fs.find(str(tmp_path / "ledger" / "replays")))
+
+
+def test_pii_fields_are_hashed_or_dropped_before_sending(staged_tree, emulator, tmp_path):
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    originals = {event["id"]: event for staged in area.list().files for event in area.iter_events(staged)
+                 if event["user"].get("external_user_id")}
+    transform = FieldTransform(drop_fields=("user.device_id", "properties.email_address"),
+                               hash_fields=("user.external_user_id",))
+    deliver(root, emulator, tmp_path, "import", transform=transform)
+    stored = [row for table in _table_names(emulator) for row in emulator.rows("braze", table)]
+    assert sorted(row["id"] for row in stored) == sorted(originals)
+    for row in stored:
+        external = originals[row["id"]]["user"]["external_user_id"]
+        assert row["user_external_user_id"] == hashlib.sha256(external.encode()).hexdigest()
+        assert "user_device_id" not in row and "properties_email_address" not in row
+    assert any("email_address" in event["properties"] for event in originals.values())
+
+
+def test_field_paths_must_name_user_or_properties():
+    with pytest.raises(ValueError, match="must start with `user.` or `properties.`"):
+        FieldTransform(drop_fields=("email_address",))
+
+
+def _table_names(emu) -> list[str]:
+    answer = requests.get(f"{emu.url}/v3/table/list/braze", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
+    return [table["name"] for table in answer.json()["tables"]]
