@@ -195,10 +195,13 @@ class Delivery:
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)
-        for bundle in self._bundles(todo, known):
-            self._claim_and_deliver(bundle)
-            done += len(bundle)
-            self._log_progress(done, len(ordered))
+        try:
+            for bundle in self._bundles(todo, known):
+                self._claim_and_deliver(bundle)
+                done += len(bundle)
+                self._log_progress(done, len(ordered))
+        finally:
+            self.ledger.close_journals()
         self.summary.seconds = time.monotonic() - self._started
         self._log_progress(len(ordered), len(ordered), force=True)
         if self.settings.replay:
@@ -386,7 +389,7 @@ class Delivery:
             return
         state.checkpointed = now
         progress.counts = dict(state.totals)
-        self.ledger.save_bundle_progress(state.bundle, progress)
+        self.ledger.record_ack(state.bundle, progress)
 
     def _quarantine_rejected(self, batch: Batch, rejected: list, state: _SendState) -> None:
         """Keep the events TD refused under the file each came from."""

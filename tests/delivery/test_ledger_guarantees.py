@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from pathlib import Path
 
 import orjson
 import pendulum
+import pytest
 
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
-from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED
+from airflow_braze_td.delivery.batching import BatchLimits
+from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, requeue_quarantined
 from airflow_braze_td.emulator import Fault
+from airflow_braze_td.treasure_data.errors import TDAuthError
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import delivered_ids, eligible_ids, ledger_in, sink_for
 
@@ -145,3 +149,45 @@ def test_ids_left_by_a_try_killed_before_its_state_are_not_duplicates_on_retry(s
                        "run").run(area.list().files)
     assert delivered_ids(emulator) == eligible_ids(root)
     assert summary.events_sent == len(eligible_ids(root))
+
+
+def test_postback_resumes_after_the_last_journalled_acknowledgement(staged_tree, emulator, tmp_path):
+    """Acknowledgements go to an appended journal on a local ledger; a try stopped mid-bundle resumes from it
+    and sends every eligible event exactly once in all."""
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
+    ledger = ledger_in(tmp_path)
+    small_batches = BatchLimits(10, 1 << 19, 1 << 18)
+    settings = DeliverySettings(target="postback:braze")
+    emulator.push_faults(*[Fault(path_prefix="/postback") for _ in range(7)], Fault.http(401, path_prefix="/postback"))
+    with pytest.raises(TDAuthError):
+        Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)
+    journals = list((tmp_path / "ledger" / "files").glob("*.acks"))
+    assert len(journals) == 1 and journals[0].read_bytes().count(b"\n") >= 1
+    resumed = ledger.bundle_progress(journals[0].name.removesuffix(".acks"))
+    assert resumed is not None and resumed.batches_acked >= 2 and not resumed.finished
+
+    Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)
+    truth = Counter({event["id"]: 1 for staged in files for event in area.iter_events(staged)
+                     if event["user"].get("external_user_id")})
+    assert delivered_ids(emulator) == truth
+    assert list((tmp_path / "ledger" / "files").glob("*.acks")) == []
+
+
+def test_a_torn_journal_line_is_ignored_and_a_whole_write_supersedes_the_journal(tmp_path):
+    ledger = ledger_in(tmp_path)
+    progress = FileProgress(key="k", size=1, etag=None, event_type="t", queue_hour="h", fingerprint="f")
+    for acked in (1, 2, 3):
+        progress.batches_acked, progress.counts = acked, {"sent": acked * 100}
+        ledger.record_ack("bundle", progress)
+    ledger.close_journals()
+    journal = tmp_path / "ledger" / "files" / "bundle.acks"
+    with journal.open("ab") as out:
+        out.write(b'{"batches_acked": 4, "cou')
+    found = ledger.bundle_progress("bundle")
+    assert (found.batches_acked, found.counts) == (3, {"sent": 300})
+    progress.finished = True
+    ledger.save_bundle_progress("bundle", progress)
+    assert not journal.exists()
+    assert ledger.bundle_progress("bundle").finished

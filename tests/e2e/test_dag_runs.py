@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import orjson
 import pendulum
 import pytest
 
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.sample import stage_sample
+from airflow_braze_td.delivery.ledger import Ledger
 from airflow_braze_td.emulator import Fault
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import delivered_ids, eligible_ids
@@ -56,14 +56,13 @@ def _big_files(staging: Path, files: int, events_per_file: int) -> None:
 
 
 def _acked_batches(ledger: Path) -> int:
+    """The most batches an unfinished bundle has acknowledged, as a resuming run would read it."""
+    reader = Ledger.from_url(str(ledger))
     most = 0
     for path in (ledger / "files").glob("*.json"):
-        try:
-            progress = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError:
-            continue
-        if not progress["finished"]:
-            most = max(most, progress["batches_acked"])
+        progress = reader.bundle_progress(path.stem)
+        if progress is not None and not progress.finished:
+            most = max(most, progress.batches_acked)
     return most
 
 
