@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO
 
 import fastavro
@@ -62,7 +63,10 @@ def iter_events(
     stopping the file. `fmt` is `avro` or `json`; by default it is sniffed from the first bytes.
     """
     head = stream.read(4)
-    stream = io.BufferedReader(_Rewound(head, stream), _READ_BUFFER)
+    if stream.seekable():
+        stream.seek(0)
+    else:
+        stream = io.BufferedReader(_Rewound(head, stream), _READ_BUFFER)
     if fmt is None:
         fmt = "avro" if head == _AVRO_MAGIC else "json"
     if fmt == "avro":
@@ -74,17 +78,9 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None) -> Iterator
     index = 0
     try:
         reader = fastavro.reader(stream)
-        schema = reader.writer_schema
-        record_type = event_type or schema_event_type(schema)
-        if record_type is None:
-            raise CorruptFileError(name, "no event type in the key or the Avro schema", record_index=0)
-        field_names = [field["name"] for field in schema.get("fields", ())]
-        missing = {"id", "time"}.difference(field_names)
-        if missing:
-            raise CorruptFileError(
-                name, f"Avro schema lacks required field(s) {sorted(missing)}: not a Braze Currents file", record_index=0
-            )
-        normalise = RecordNormaliser(field_names, record_type, _float32_fields(schema))
+        normalise = _normaliser_for(reader.metadata.get("avro.schema", ""), event_type)
+        if isinstance(normalise, str):
+            raise CorruptFileError(name, normalise, record_index=0)
         for record in reader:
             try:
                 yield normalise(record)
@@ -98,6 +94,26 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None) -> Iterator
         if index == 0 and not isinstance(error, EOFError):
             reason = f"not a readable Avro file: {error}"
         raise CorruptFileError(name, reason, record_index=index) from error
+
+
+@lru_cache(maxsize=1024)
+def _normaliser_for(schema_json: str, event_type: str | None) -> RecordNormaliser | str:
+    """The normaliser for files of one writer schema, or why such files cannot be read.
+
+    Braze writes thousands of small files an hour with a few dozen schemas, so the plan is made once per
+    schema text, not once per file.
+    """
+    schema = orjson.loads(schema_json) if schema_json else {}
+    if not isinstance(schema, dict):
+        return "the Avro writer schema is not a record: not a Braze Currents file"
+    record_type = event_type or schema_event_type(schema)
+    if record_type is None:
+        return "no event type in the key or the Avro schema"
+    field_names = [field["name"] for field in schema.get("fields", ())]
+    missing = {"id", "time"}.difference(field_names)
+    if missing:
+        return f"Avro schema lacks required field(s) {sorted(missing)}: not a Braze Currents file"
+    return RecordNormaliser(field_names, record_type, _float32_fields(schema))
 
 
 def _float32_fields(schema: dict) -> frozenset[str]:

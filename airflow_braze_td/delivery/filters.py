@@ -90,6 +90,7 @@ class DedupeWindow:
         self.hours = hours
         self._load = load
         self._seen: dict[tuple[str, int], set[str]] = {}
+        self._evicted_for = -1
 
     def _hour_set(self, event_type: str, hour: int) -> set[str]:
         key = (event_type, hour)
@@ -118,5 +119,8 @@ class DedupeWindow:
 
     def evict_before(self, hour: int) -> None:
         """Forget hours that no later file (read in queue-hour order) can reach, to bound memory."""
+        if hour <= self._evicted_for:
+            return
+        self._evicted_for = hour
         for key in [key for key in self._seen if key[1] < hour - self.hours]:
             del self._seen[key]
