@@ -19,6 +19,7 @@ or batches the Import API drops again (import, whose progress is recorded at mos
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import queue
@@ -26,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import orjson
@@ -196,10 +198,11 @@ class Delivery:
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)
         try:
-            for bundle in self._bundles(todo, known):
-                self._claim_and_deliver(bundle)
-                done += len(bundle)
-                self._log_progress(done, len(ordered))
+            with _fewer_collections():
+                for bundle in self._bundles(todo, known):
+                    self._claim_and_deliver(bundle)
+                    done += len(bundle)
+                    self._log_progress(done, len(ordered))
         finally:
             self.ledger.close_journals()
         self.summary.seconds = time.monotonic() - self._started
@@ -463,6 +466,28 @@ class Delivery:
             done, total, summary.events_read, summary.events_sent, summary.events_read / elapsed,
             summary.batches, summary.retries, summary.duplicates, summary.quarantined,
         )
+
+
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the hot loop with fewer cyclic-garbage collections, and restore the settings after.
+
+    Each event allocates a few dicts that are never cyclic, and a batch holds up to 10,000 of them, so at
+    CPython's default threshold (700 allocations) the collector walks the young heap every ~100 events
+    and, now and then, all of Airflow's objects: 7-8 % of a delivery's CPU here. Objects alive before the
+    run are frozen (never scanned) and the young generation is collected every 50,000 allocations.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 @dataclass

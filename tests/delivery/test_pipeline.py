@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 
 import pytest
@@ -105,3 +106,10 @@ def test_field_paths_must_name_user_or_properties():
 def _table_names(emu) -> list[str]:
     answer = requests.get(f"{emu.url}/v3/table/list/braze", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
     return [table["name"] for table in answer.json()["tables"]]
+
+
+def test_a_delivery_restores_the_garbage_collector_settings_it_relaxes(staged_tree, emulator, tmp_path):
+    root, _ = staged_tree
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    deliver(root, emulator, tmp_path, "import")
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
