@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pendulum
@@ -37,7 +38,12 @@ _KEY = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class StagedFile:
-    """One staged object, as the listing found it."""
+    """One staged object, as the listing found it.
+
+    A listing holds one per staged file (tens of thousands), so it is slotted and `parse_key` shares its
+    small strings. `identity` and `queue_hour_timestamp` are computed once here, because the delivery path
+    reads them for every file, several times.
+    """
 
     key: str
     event_type: str
@@ -50,16 +56,20 @@ class StagedFile:
     size: int
     etag: str | None = None
     mtime: float | None = None
+    # Stable id of this exact object: key plus size and etag, so a rewritten object is noticed.
+    identity: str = field(init=False, repr=False, compare=False)
+    # `queue_hour` in UTC seconds (pendulum computes `int_timestamp` anew on every access).
+    queue_hour_timestamp: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        identity = hashlib.sha256(f"{self.key}\0{self.size}\0{self.etag or ''}".encode()).hexdigest()[:32]
+        object.__setattr__(self, "identity", identity)
+        object.__setattr__(self, "queue_hour_timestamp", _hour_timestamp(self.queue_hour))
 
     @property
     def format(self) -> str:
         """`avro` or `json`: how `decode.iter_records` reads the file."""
         return "avro" if self.key.endswith(".avro") else "json"
-
-    @property
-    def identity(self) -> str:
-        """Stable id of this exact object: key plus size and etag, so a rewritten object is noticed."""
-        return hashlib.sha256(f"{self.key}\0{self.size}\0{self.etag or ''}".encode()).hexdigest()[:32]
 
     @property
     def sort_key(self) -> tuple:
@@ -106,11 +116,11 @@ def parse_key(key: str, *, size: int = 0, etag: str | None = None, mtime: float 
         return None
     return StagedFile(
         key=key,
-        event_type=canonical_event_type(fields["event_type"]),
+        event_type=sys.intern(canonical_event_type(fields["event_type"])),
         queue_hour=queue_hour,
         layout=layout,
-        schema_version=schema_version,
-        environment=environment,
+        schema_version=_shared(schema_version),
+        environment=_shared(environment),
         partition=int(fields["partition"]),
         offset=int(fields["offset"]),
         size=size,
@@ -141,6 +151,17 @@ def _queue_hour(date: str) -> pendulum.DateTime | None:
         return pendulum.datetime(int(date[0:4]), int(date[5:7]), int(date[8:10]), int(date[11:13]), tz="UTC")
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=65_536)
+def _hour_timestamp(queue_hour: pendulum.DateTime) -> int:
+    """Cached like `_queue_hour`, so the files of one hour share one int."""
+    return queue_hour.int_timestamp
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for a value that thousands of files repeat (a schema version, an environment)."""
+    return None if value is None else sys.intern(value)
 
 
 def staged_key(

@@ -79,24 +79,30 @@ class StagingArea:
         found = self.fs.find(self.root, detail=True)
         files: list[StagedFile] = []
         unmatched: list[str] = []
-        prefix_length = len(self.root) + 1
-        for path, info in found.items():
+        prefix = self.root + "/"
+        # Each info dict is dropped as soon as it is parsed: together they weigh more than the files parsed
+        # from them, and both at once made the peak memory of a listing grow twice as fast as its files.
+        while found:
+            path, info = found.popitem()
             if info.get("type") == "directory":
                 continue
-            key = path[prefix_length:] if path.startswith(self.root + "/") else path
+            key = path[len(prefix):] if path.startswith(prefix) else path
             staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
             if staged is None:
                 unmatched.append(key)
             else:
                 files.append(staged)
+        del found
+        unmatched.sort()
         if unmatched:
             log.warning(
                 "%d object(s) under %s match no Braze Currents key layout and are not delivered, e.g. %s",
                 len(unmatched),
                 self.url_of(""),
-                ", ".join(sorted(unmatched)[:5]),
+                ", ".join(unmatched[:5]),
             )
-        return Listing(sorted(files, key=lambda staged: staged.sort_key), sorted(unmatched))
+        files.sort(key=lambda staged: staged.sort_key)
+        return Listing(files, unmatched)
 
     def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
         """Stream one file's normalised events (and `BadEvent`s), never loading it whole."""

@@ -53,7 +53,7 @@ class LagReport:
 
 def _staged_at(staged: StagedFile) -> float:
     """When the file landed: its mtime when the store gives one, else the end of its queue hour."""
-    return staged.mtime if staged.mtime else staged.queue_hour.int_timestamp + HOUR
+    return staged.mtime if staged.mtime else staged.queue_hour_timestamp + HOUR
 
 
 def measure_lag(
@@ -103,7 +103,7 @@ def measure_lag(
         report.oldest_pending_key = oldest.key
         report.oldest_pending_hour = oldest.queue_hour.isoformat()
         report.oldest_pending_state = states.get(oldest.identity, "pending")
-        report.lag_hours = round((now.int_timestamp - oldest.queue_hour.int_timestamp) / HOUR, 3)
+        report.lag_hours = round((now.int_timestamp - oldest.queue_hour_timestamp) / HOUR, 3)
     report.hours_left = round(loss_window_hours - report.lag_hours, 3)
     report.unknown_event_types = unknown_event_types(due_types)
     if newest_staged_at:
@@ -120,13 +120,14 @@ def pending_files(listing: Listing, states: dict[str, str], *, event_types: Even
     """Files not yet processed (no ledger state) queued before `until`, including late files in past hours.
 
     Whatever `until` says, a file queued after `now` is not due: it is logged and left for a later run.
+    Only the unprocessed files are selected and sorted, not the whole listing, which may be mostly delivered.
     """
     now = now or pendulum.now("UTC")
+    unprocessed = Listing([staged for staged in listing.files if staged.identity not in states])
     due: list[StagedFile] = []
     not_due: list[StagedFile] = []
-    for staged in listing.select(event_types, until=until):
-        if staged.identity not in states:
-            (due if staged.queue_hour <= now else not_due).append(staged)
+    for staged in unprocessed.select(event_types, until=until):
+        (due if staged.queue_hour <= now else not_due).append(staged)
     if not_due:
         log_not_due(not_due, now)
     return due

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import pendulum
@@ -95,3 +96,41 @@ def test_listing_reports_unmatched_keys(tmp_path, caplog) -> None:
 def test_listing_a_missing_prefix_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(StagingNotFoundError, match="does not exist"):
         StagingArea.from_url(str(tmp_path / "nowhere")).list()
+
+
+def test_identity_and_queue_hour_timestamp_are_computed_once_and_kept_out_of_equality() -> None:
+    staged = parse_key(CURRENT, size=10, etag="abc")
+    assert staged is not None
+    assert staged.identity == hashlib.sha256(f"{CURRENT}\0{10}\0abc".encode()).hexdigest()[:32]
+    assert staged.identity is staged.identity
+    assert staged.queue_hour_timestamp == staged.queue_hour.int_timestamp
+    assert "identity" not in staged.to_dict() and "queue_hour_timestamp" not in staged.to_dict()
+    copy = StagedFile.from_dict(staged.to_dict())
+    assert copy == staged and hash(copy) == hash(staged) and copy.identity == staged.identity
+    assert copy.queue_hour_timestamp == staged.queue_hour_timestamp
+    assert "identity" not in repr(staged)
+
+
+def test_staged_files_are_slotted_and_share_their_repeated_strings() -> None:
+    """A listing holds one `StagedFile` per object: no instance dict, and one copy of what the files repeat."""
+    hour = pendulum.datetime(2026, 11, 30, 5, tz="UTC")
+    first, second = (parse_key(staged_key(event_type="users.behaviors.Purchase", queue_hour=hour, partition=1,
+                                          offset=offset)) for offset in (1, 2))
+    assert first is not None and second is not None
+    assert not hasattr(first, "__dict__")
+    for name in ("event_type", "queue_hour", "schema_version", "environment", "queue_hour_timestamp"):
+        assert getattr(first, name) is getattr(second, name), name
+
+
+def test_listing_is_in_delivery_order_whatever_order_storage_lists_in(tmp_path) -> None:
+    hours = [pendulum.datetime(2026, 11, 30, hour, tz="UTC") for hour in (5, 3, 4)]
+    for hour in hours:
+        for event_type in ("users.messages.email.Send", "users.behaviors.Purchase"):
+            for offset in (30, 4, 200):
+                key = staged_key(event_type=event_type, queue_hour=hour, partition=offset % 2, offset=offset)
+                path = tmp_path / key
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"x")
+    listing = StagingArea.from_url(str(tmp_path)).list()
+    assert len(listing.files) == 18
+    assert listing.files == sorted(listing.files, key=lambda staged: staged.sort_key)
