@@ -251,13 +251,16 @@ class Ledger:
         return found
 
     def _index_bundle(self, path: str, record: dict) -> None:
+        """Index a finished bundle's files. The index holds every finished file of the staging prefix, so
+        the files of one bundle share one entry per state rather than one each."""
         self._indexed.add(path)
         updated, generation = record["updated"], record["generation"]
+        shared = {state: (updated, FileState(state, generation)) for state in set(record["files"].values())}
         index = self._bundle_index
         for identity, state in record["files"].items():
             known = index.get(identity)
             if known is None or known[0] <= updated:
-                index[identity] = (updated, FileState(state, generation))
+                index[identity] = shared[state]
 
     def finish_bundle(self, bundle: str, generation: str, states: dict[str, str], replaced: Iterable[str] = ()) -> None:
         """Record the states of a finished bundle's files in one object, then drop the superseded per-file

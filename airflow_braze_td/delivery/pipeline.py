@@ -324,7 +324,7 @@ class Delivery:
     def _read_member(self, member: _Member, batcher: Batcher, sender: _Sender) -> None:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
-        hour = staged.queue_hour.int_timestamp // 3600
+        hour = staged.queue_hour_timestamp // 3600
         self.dedupe.evict_before(hour)
         is_duplicate = self.dedupe.checker(staged.event_type, hour)
         reason_to_drop = self.settings.event_filter.reason_to_drop
@@ -419,7 +419,7 @@ class Delivery:
             if member.invalid:
                 member.counts["quarantined"] += len(member.invalid)
                 self.ledger.quarantine(staged, f"invalid-{progress.generation}", {"events": member.invalid})
-            hour = staged.queue_hour.int_timestamp // 3600
+            hour = staged.queue_hour_timestamp // 3600
             ids.setdefault((staged.event_type, hour), {})[staged.identity] = member.ids
             totals.update(member.counts)
         self.ledger.save_bundle_ids(bundle, ids)
