@@ -111,6 +111,11 @@ class Sink(ABC):
     separator_bytes: ClassVar[int] = 0
     hard_limits: ClassVar[BatchLimits]
     default_limits: ClassVar[BatchLimits]
+    # Where batches go: `client.url(endpoint_family, endpoint_path)` with the database filled in, and the
+    # headers every request of this sink carries.
+    endpoint_family: ClassVar[str]
+    endpoint_path: ClassVar[str]
+    request_headers: ClassVar[dict[str, str]]
 
     def __init__(
         self,
@@ -127,6 +132,8 @@ class Sink(ABC):
         self.create_table = create_table
         self.limits = self._check_limits(limits or self.default_limits)
         self._ensured: set[str] = set()
+        self._base = client.url(self.endpoint_family, self.endpoint_path.format(database=self.database))
+        self._headers: dict[str, str | None] = dict(self.request_headers)
 
     def _check_limits(self, limits: BatchLimits) -> BatchLimits:
         hard = self.hard_limits
@@ -231,6 +238,9 @@ class PostbackSink(Sink):
     separator_bytes = 1
     hard_limits = BatchLimits(1_000_000, POSTBACK_MAX_BODY - 1, POSTBACK_MAX_BODY - 1 - _ENVELOPE_BYTES)
     default_limits = BatchLimits(100, POSTBACK_MAX_BODY - 1, POSTBACK_MAX_BODY - 1 - _ENVELOPE_BYTES)
+    endpoint_family = "postback"
+    endpoint_path = "/postback/v3/event/{database}/"
+    request_headers = {"Content-Type": "application/json"}
 
     def __init__(
         self,
@@ -243,10 +253,10 @@ class PostbackSink(Sink):
         limits: BatchLimits | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        write_key = None
+        url_base = write_key = None
         self._query = ""
         if postback_url:
-            base, url_database, url_table, write_key, self._query = parse_postback_url(
+            url_base, url_database, url_table, write_key, self._query = parse_postback_url(
                 postback_url, allow_insecure_http=allow_insecure_http
             )
             if (database or url_database, table or url_table) != (url_database, url_table):
@@ -255,13 +265,12 @@ class PostbackSink(Sink):
                     f"{table or url_table}; give the URL or the database and table"
                 )
             database, table = url_database, url_table
-        else:
-            base = client.url("postback", "/postback/v3/event")
         if not database or not table:
             raise ValueError("the postback sink needs a database and a table, or a postback URL")
         super().__init__(client, database=database, table=table, create_table=create_table, limits=limits)
-        self._base = f"{base}/{self.database}/"
-        self._headers = {**client.write_key_headers(write_key), "Content-Type": "application/json"}
+        if url_base:
+            self._base = f"{url_base}/{self.database}/"
+        self._headers.update(client.write_key_headers(write_key))
 
     def encode(self, event: dict) -> tuple[str, bytes]:
         try:
@@ -298,21 +307,13 @@ class ImportSink(Sink):
     idempotent = True
     hard_limits = BatchLimits(100_000, 256 * 1024 * 1024, 256 * 1024 * 1024)
     default_limits = BatchLimits(10_000, 32 * 1024 * 1024, 32 * 1024 * 1024)
+    endpoint_family = "imports"
+    endpoint_path = "/v3/table/import_with_id/{database}/"
+    request_headers = {"Content-Type": "application/octet-stream"}
 
-    def __init__(
-        self,
-        client: TDClient,
-        *,
-        database: str,
-        table: str,
-        create_table: bool = False,
-        limits: BatchLimits | None = None,
-        gzip_level: int = 6,
-    ) -> None:
-        super().__init__(client, database=database, table=table, create_table=create_table, limits=limits)
+    def __init__(self, client: TDClient, *, gzip_level: int = 6, **settings: Any) -> None:
+        super().__init__(client, **settings)
         self.gzip_level = gzip_level
-        self._base = client.url("imports", f"/v3/table/import_with_id/{self.database}/")
-        self._headers = {"Content-Type": "application/octet-stream"}
 
     def encode(self, event: dict) -> tuple[str, bytes]:
         try:
@@ -345,19 +346,9 @@ class IngestSink(Sink):
     separator_bytes = 1
     hard_limits = BatchLimits(INGEST_MAX_EVENTS, INGEST_MAX_BODY, INGEST_MAX_ROW)
     default_limits = hard_limits
-
-    def __init__(
-        self,
-        client: TDClient,
-        *,
-        database: str,
-        table: str,
-        create_table: bool = False,
-        limits: BatchLimits | None = None,
-    ) -> None:
-        super().__init__(client, database=database, table=table, create_table=create_table, limits=limits)
-        self._base = client.url("ingest", f"/{self.database}/")
-        self._headers = {"Content-Type": _INGEST_MEDIA_TYPE, "Accept": _INGEST_MEDIA_TYPE}
+    endpoint_family = "ingest"
+    endpoint_path = "/{database}/"
+    request_headers = {"Content-Type": _INGEST_MEDIA_TYPE, "Accept": _INGEST_MEDIA_TYPE}
 
     def encode(self, event: dict) -> tuple[str, bytes]:
         try:
