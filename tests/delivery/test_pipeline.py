@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
 
 import pytest
 import requests
 
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+from airflow_braze_td.delivery.pipeline import GC_YOUNG_THRESHOLD, Delivery, DeliverySettings, _fewer_collections
 from airflow_braze_td.emulator import Fault
 from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
 
@@ -112,4 +113,31 @@ def test_a_delivery_restores_the_garbage_collector_settings_it_relaxes(staged_tr
     root, _ = staged_tree
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     deliver(root, emulator, tmp_path, "import")
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+
+
+def test_overlapping_deliveries_in_one_process_restore_the_settings_when_the_last_ends():
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, tuple] = {}
+
+    def first() -> None:
+        with _fewer_collections:
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with _fewer_collections:
+            second_in.set()
+            first_out.wait(10)
+            seen["after the first left"] = gc.get_threshold()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen["after the first left"][0] == max(threshold[0], GC_YOUNG_THRESHOLD)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
