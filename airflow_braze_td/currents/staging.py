@@ -92,7 +92,6 @@ class StagingArea:
                 unmatched.append(key)
             else:
                 files.append(staged)
-        del found
         unmatched.sort()
         if unmatched:
             log.warning(

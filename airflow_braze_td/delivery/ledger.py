@@ -124,7 +124,10 @@ class Ledger:
                 out.write(data)
             self.fs.mv(temporary, path)
         except OSError as error:
-            raise LedgerNotWritableError(f"cannot write the delivery ledger at {self.root}: {error}") from error
+            raise self._not_writable(error) from error
+
+    def _not_writable(self, error: OSError) -> LedgerNotWritableError:
+        return LedgerNotWritableError(f"cannot write the delivery ledger at {self.root}: {error}")
 
     def _remove(self, path: str) -> None:
         try:
@@ -183,12 +186,13 @@ class Ledger:
             if not self._appendable:
                 return
             self.close_journals()
-            journal = self._journals[bundle] = self.fs.open(self._path("files", f"{bundle}{_ACKS}"), "ab")
         try:
+            if journal is None:
+                journal = self._journals[bundle] = self.fs.open(self._path("files", f"{bundle}{_ACKS}"), "ab")
             journal.write(orjson.dumps({"batches_acked": progress.batches_acked, "counts": progress.counts}) + b"\n")
             journal.flush()
         except OSError as error:
-            raise LedgerNotWritableError(f"cannot write the delivery ledger at {self.root}: {error}") from error
+            raise self._not_writable(error) from error
 
     def close_journals(self) -> None:
         """Close the open acknowledgement journals (their lines stay until the progress object is written)."""
