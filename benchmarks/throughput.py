@@ -7,7 +7,9 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
 - project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
   separate process, on one core (the emulator gets the other), for postback and import;
 - baseline: fastavro, stdlib `json` and `HttpHook.run` per batch of 100 events (postback envelope), one core;
-- scale-out: the project path split over 2 pinned worker processes by `plan_event_type_groups`;
+- scale-out: the project path split over 2 pinned worker processes by `plan_event_type_groups`, against
+  the minimal receiver (`receiver.py`: the emulator's checks and storage would take the CPU the
+  workers need) compared with 1 worker against the same receiver, and against the emulator as well;
 - memory: peak RSS of the project path in a fresh process at M events and at 4M events, where the 4M tree
   keeps the events per hour and has 4x the hours (how a bigger backlog looks). M is `--memory-events`,
   by default a quarter of `--events`, so that the whole run stays within 5 minutes; the peak RSS of the
@@ -135,7 +137,9 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     settings = DeliverySettings(target=f"{mode}:braze:{TABLE}", event_filter=event_filter)
     summary = Delivery(area, sink, store, settings, owner="bench/deliver/run").run(files)
     seconds = time.perf_counter() - started
+    used = os.times()
     return {"events": summary.events_read, "sent": summary.events_sent, "batches": summary.batches,
+            "cpu_user": used.user, "cpu_system": used.system,
             "files": summary.files, "seconds": seconds, "wall_started": wall_started,
             "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
 
@@ -253,6 +257,20 @@ def with_emulator(function, *args: object, pin: bool = True, **kwargs: object) -
         emulator.stop()
 
 
+def with_receiver(function, *args: object, pin: bool = True, **kwargs: object) -> dict:
+    """`function(url, ...)` against the minimal receiver; the result gains the receiver's request count."""
+    from receiver import ReceiverProcess
+
+    receiver = ReceiverProcess()
+    try:
+        if pin:
+            os.sched_setaffinity(receiver.pid, {SERVER_CORE})
+        result = function(receiver.url, *args, **kwargs)
+    finally:
+        counts = receiver.stop()
+    return {**result, "receiver_requests": counts["requests"]}
+
+
 def project_run(url: str, staging: str, mode: str, ledger: str) -> dict:
     return run_child("project", staging=staging, mode=mode, url=url, ledger=ledger)
 
@@ -264,7 +282,7 @@ def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
 
     files = StagingArea.from_url(staging).list().files
     total = sum(staged.size for staged in files)
-    groups = plan_event_type_groups(files, target_bytes=max(1, total // 8))
+    groups = plan_event_type_groups(files, target_bytes=max(1, total // 16))
     sizes = {staged.event_type: 0 for staged in files}
     for staged in files:
         sizes[staged.event_type] += staged.size
@@ -293,8 +311,9 @@ def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
             raise RuntimeError("a scale-out worker failed")
         results.append(json.loads(out.strip().splitlines()[-1]))
     seconds = max(r["wall_finished"] for r in results) - min(r["wall_started"] for r in results)
-    return {"events": sum(r["events"] for r in results), "seconds": seconds,
-            "groups": len(groups), "split_bytes": loads}
+    return {"events": sum(r["events"] for r in results), "sent": sum(r["sent"] for r in results),
+            "seconds": seconds, "groups": len(groups), "split_bytes": loads,
+            "worker_seconds": [r["seconds"] for r in results], "worker_cpu": [(r["cpu_user"], r["cpu_system"]) for r in results], "worker_events": [r["events"] for r in results]}
 
 
 def measure(events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
@@ -318,6 +337,11 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     capacity = {mode: with_emulator(lambda url, m=mode: run_child("emulator", url=url, mode=m,
                                                                    requests_count=capacity_requests)) for mode in MODES}
     scale = with_emulator(scale_out, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
+    one_receiving = with_receiver(project_run, n_tree, scale_mode, str(work / "ledger-receiver-1"))
+    two_receiving = with_receiver(scale_out, n_tree, scale_mode, str(work / "ledger-receiver-2"), pin=False)
+    for run in (scale, one_receiving, two_receiving):
+        if run["sent"] != project[scale_mode]["sent"]:
+            raise RuntimeError(f"a scale-out run sent {run['sent']:,} events, not {project[scale_mode]['sent']:,}")
     memory_mode = max(MODES, key=lambda mode: project[mode]["peak_rss_mb"])
     small_run = with_emulator(project_run, m_tree, memory_mode, str(work / "ledger-m"))
     big_run = with_emulator(project_run, big_tree, memory_mode, str(work / "ledger-4m"))
@@ -336,8 +360,11 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         "project_vs_floor": {mode: project_eps[mode] / floor_by_mode[mode] for mode in MODES},
         "project_vs_baseline": {mode: project_eps[mode] / baseline_eps for mode in MODES},
         "scale_mode": scale_mode,
-        "scale_2_workers": eps(scale) / project_eps[scale_mode],
-        "scale_2_workers_eps": eps(scale),
+        "scale_2_workers": eps(two_receiving) / eps(one_receiving),
+        "scale_2_workers_eps": eps(two_receiving),
+        "project_eps_minimal_receiver": eps(one_receiving),
+        "scale_2_workers_emulator": eps(scale) / project_eps[scale_mode],
+        "scale_2_workers_emulator_eps": eps(scale),
         "emulator_capacity_eps": {mode: capacity[mode]["events_per_s"] for mode in MODES},
         "memory_mode": memory_mode,
         "peak_rss_mb": {"n": small_run["peak_rss_mb"], "4n": big_run["peak_rss_mb"]},
@@ -346,7 +373,9 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         "memory_hours": {"n": hours, "4n": 4 * hours},
         "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
         "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},
-                    "baseline": baseline["seconds"], "scale_2_workers": scale["seconds"],
+                    "baseline": baseline["seconds"], "scale_2_workers": two_receiving["seconds"],
+                    "minimal_receiver_1_worker": one_receiving["seconds"],
+                    "scale_2_workers_emulator": scale["seconds"],
                     "memory_n": small_run["seconds"], "memory_4n": big_run["seconds"]},
         "baseline_events": baseline["events"],
     }
@@ -360,6 +389,11 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     rows.append(("baseline HttpHook + json", baseline["events"], baseline["seconds"], baseline_eps, f"1 core{partial}"))
     rows.append((f"project {scale_mode}, 2 workers", scale["events"], scale["seconds"], eps(scale),
                  f"{scale['groups']} groups on 2 pinned cores, emulator unpinned"))
+    rows.append((f"project {scale_mode}, minimal receiver", one_receiving["events"], one_receiving["seconds"],
+                 eps(one_receiving), f"1 core, receiver on the other, {one_receiving['receiver_requests']:,} requests"))
+    rows.append((f"project {scale_mode}, 2 workers, minimal receiver", two_receiving["events"],
+                 two_receiving["seconds"], eps(two_receiving),
+                 f"2 pinned cores, receiver unpinned, {two_receiving['receiver_requests']:,} requests"))
     for mode in MODES:
         rows.append((f"emulator capacity {mode}", None, None, capacity[mode]["events_per_s"],
                      f"{capacity[mode]['requests_per_s']:,.0f} requests/s from a bare session"))
@@ -382,7 +416,8 @@ def print_report(result: dict, rows: list[tuple]) -> None:
         print(f"project/floor    {mode:<9} {result['project_vs_floor'][mode]:.2f}")
     for mode in MODES:
         print(f"project/baseline {mode:<9} {result['project_vs_baseline'][mode]:.2f}")
-    print(f"2 workers/1 worker ({result['scale_mode']}) {result['scale_2_workers']:.2f}")
+    print(f"2 workers/1 worker ({result['scale_mode']}) {result['scale_2_workers']:.2f} against the minimal receiver, "
+          f"{result['scale_2_workers_emulator']:.2f} against the emulator")
     rss, counted = result["peak_rss_mb"], result["memory_events"]
     print(f"peak RSS ({result['memory_mode']}): {counted['n']:,} events {rss['n']:.0f} MB, {counted['4n']:,} events "
           f"{rss['4n']:.0f} MB ({(rss['4n'] / rss['n'] - 1) * 100:+.1f} %); the 4x tree keeps the events per hour "
