@@ -198,8 +198,8 @@ def last_write(ledger: Path) -> int:
 class Tries:
     """Runs task tries one after the other until one completes; each try meets at most one planned event.
 
-    The plan holds `--kills` SIGKILLs and `--outages` outages (as many 503s in a row as a request may be
-    tried, so the try gives up with an exception) at random points of the staged bytes, spread along the
+    The plan holds `--kills` SIGKILLs and `--outages` outages (as many 503s in a row as the requests in
+    flight may be tried, so the try gives up with an exception) at random points of the staged bytes, spread along the
     delivery. A try's progress is what it has read (`bytes_read`), which grows with every event, so an
     event lands at a random moment: mid-batch, mid-ledger-write, and always before the try could finish.
     """
@@ -302,12 +302,19 @@ class Tries:
                     process.wait()
                     self.kills += 1
                     return KILL
-                outage = [{"status": 503, "kind": OUTAGE}] * RETRY_ATTEMPTS
+                outage = [{"status": 503, "kind": OUTAGE}] * (RETRY_ATTEMPTS * _requests_in_flight(self.mode))
                 requests.post(f"{self.emulator_url}/_emulator/faults", json=outage, timeout=30).raise_for_status()
                 self.outages += 1
                 planned = None
             time.sleep(POLL_SECONDS)
         return code
+
+
+def _requests_in_flight(mode: str) -> int:
+    """An outage fails every attempt of each request the try has in flight, so it holds that many 503s each."""
+    from airflow_braze_td.treasure_data.sinks import ImportSink, PostbackSink
+
+    return {"postback": PostbackSink, "import": ImportSink}[mode].requests_in_flight
 
 
 def landed_ids(url: str, mode: str) -> tuple[Counter, Counter]:

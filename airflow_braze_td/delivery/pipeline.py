@@ -14,7 +14,10 @@ later run rebuilds it from the same files in the same order, skips the batches a
 gives each batch its identity (`Batch.key`) again, so the Import API drops any batch that TD stored before
 the failure. Batches are sent on a sender thread while the next ones are read; each acknowledgement is
 recorded after TD's answer and in batch order, so a crash resends at most the batch in flight (postback),
-or batches the Import API drops again (import, whose progress is recorded at most once a second).
+or batches the Import API drops again (import, whose progress is recorded at most once a second). The
+Import API's batches go out several at a time (`Sink.requests_in_flight`), their acknowledgements still
+recorded in order. A bundle is committed on the sender thread too, after its last batch, so reading the
+next bundle never waits for TD's answer to the last one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any
 
 import orjson
 
@@ -39,7 +45,7 @@ from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.treasure_data.errors import EventEncodeError
-from airflow_braze_td.treasure_data.sinks import Sink
+from airflow_braze_td.treasure_data.sinks import SendResult, Sink
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,13 @@ class DeliverySettings:
     generation: str = FIRST_GENERATION
     claim_ttl: float = 1800.0
     progress_interval: float = 30.0
+    # Requests sent at once (None: the sink's default). More hide TD's answer time; for a sink that is not
+    # idempotent, a worker killed with n requests in flight may leave n batches delivered and not recorded.
+    requests_in_flight: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.requests_in_flight is not None and self.requests_in_flight < 1:
+            raise ValueError(f"requests_in_flight must be at least 1, not {self.requests_in_flight}")
 
     @property
     def replay(self) -> bool:
@@ -124,45 +137,74 @@ class _Member:
 
 
 class _Sender:
-    """Sends batches on one thread, in order, while the caller reads on; at most `depth` batches wait.
+    """Sends batches, up to `in_flight` at once, while the caller reads on, and runs what follows each send
+    (recording its acknowledgement, committing a bundle) on one thread, in submission order.
 
-    After a failure nothing more is sent, and the error is raised to the caller at its next `submit` or at
-    `close`. Batches still queued when the caller fails are dropped unsent (a retry sends them).
+    With one request in flight the send runs on that ordered thread too, and up to `depth` jobs wait. With
+    more, they are sent on a pool (hiding Treasure Data's answer time) and a new send starts only while
+    fewer than `in_flight` are sent and not yet recorded, so a failure leaves at most `in_flight - 1`
+    later batches delivered and unrecorded. After a failure nothing more is recorded, and the error is
+    raised to the caller at its next `submit` or at `close`. Jobs still queued when the caller fails are
+    dropped (a retry resumes their bundles).
     """
 
-    def __init__(self, send: Callable[[Batch], None], depth: int = SEND_QUEUE_DEPTH) -> None:
-        self._send = send
-        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=depth)
+    def __init__(self, in_flight: int = 1, depth: int = SEND_QUEUE_DEPTH) -> None:
+        self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="td-send") if in_flight > 1 else None
+        self._window = threading.Semaphore(in_flight)
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=depth + in_flight - 1)
         self._error: BaseException | None = None
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name="td-sender", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is None and not self._stopped:
-                try:
-                    self._send(batch)
-                except BaseException as error:  # handed to the caller's thread
-                    self._error = error
+        while (job := self._queue.get()) is not None:
+            send, then, sent = job
+            try:
+                if self._error is None and not self._stopped:
+                    then(sent.result() if sent is not None else send() if send is not None else None)
+                elif sent is not None:
+                    sent.cancel()
+            except BaseException as error:  # handed to the caller's thread
+                self._error = error
+            finally:
+                if sent is not None:
+                    self._window.release()
 
-    def submit(self, batch: Batch) -> None:
+    def submit(self, then: Callable[[Any], None], send: Callable[[], Any] | None = None) -> None:
+        """Run `then(send())`: `send` on a sending thread, `then` in submission order."""
         if self._error is not None:
             raise self._error
-        self._queue.put(batch)
+        sent = None
+        if self._pool is not None and send is not None:
+            self._window.acquire()
+            if self._error is not None:  # it failed while this waited for room
+                self._window.release()
+                raise self._error
+            sent = self._pool.submit(send)
+        self._queue.put((send, then, sent))
 
     def close(self) -> None:
-        """Wait until every submitted batch is sent; raise the first failure."""
+        """Wait until every submitted job has run; raise the first failure."""
         self._queue.put(None)
         self._thread.join()
+        self._shutdown()
         if self._error is not None:
             raise self._error
 
     def abort(self) -> None:
-        """Stop after the batch in flight; drop the rest."""
+        """Stop after the requests in flight; drop the rest."""
         self._stopped = True
         self._queue.put(None)
         self._thread.join()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_Job = tuple[Callable[[], Any] | None, Callable[[Any], None], Future | None]
 
 
 class Delivery:
@@ -180,6 +222,8 @@ class Delivery:
         self.summary = DeliverySummary(sink=sink.mode)
         self._started = 0.0
         self._last_progress = 0.0
+        # Claim tokens of bundles read and not yet committed; what is left when a run fails is released.
+        self._held_claims: set[str] = set()
 
     def run(self, files: list[StagedFile]) -> DeliverySummary:
         self.ledger.check_writable()
@@ -196,12 +240,20 @@ class Delivery:
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)
+        sender = _Sender(self.settings.requests_in_flight or self.sink.requests_in_flight)
         try:
             with _fewer_collections:
                 for bundle in self._bundles(todo, known):
-                    self._claim_and_deliver(bundle)
+                    self._claim_and_deliver(bundle, sender)
                     done += len(bundle)
                     self._log_progress(done, len(ordered))
+                sender.close()
+        except BaseException:
+            sender.abort()
+            for token in self._held_claims:
+                self.ledger.release_claim(token)
+            self._held_claims.clear()
+            raise
         finally:
             self.ledger.close_journals()
         self.summary.seconds = time.monotonic() - self._started
@@ -251,23 +303,29 @@ class Delivery:
             yield rest[start:end]
             start, size = end, min(size * 2, BUNDLE_MAX_FILES)
 
-    def _claim_and_deliver(self, files: list[StagedFile]) -> None:
+    def _claim_and_deliver(self, files: list[StagedFile], sender: _Sender) -> None:
+        """Claim the bundle's files and read them into batches for the sender; the sender commits the bundle
+        and releases the claim after the last batch."""
         claimed, token = self.ledger.claim_files(files, self.owner, self.settings.claim_ttl)
         if len(claimed) < len(files):
             log.info("Skipping %d file(s) from %s: another run holds their claim", len(files) - len(claimed),
                      files[0].key)
             self.summary.files_claimed_elsewhere += len(files) - len(claimed)
-        if not claimed:
+        if token is None:
             return
-        try:
-            # As of now: another run may have finished some of them meanwhile.
-            known = self.ledger.file_states(staged.identity for staged in claimed)
-            mine = [staged for staged in claimed if not self._already_done(staged, known.get(staged.identity))]
-            self.summary.files_already_delivered += len(claimed) - len(mine)
-            if mine:
-                self._deliver_bundle(mine, known)
-        finally:
-            self.ledger.release_claim(token)
+        self._held_claims.add(token)
+        # As of now: another run may have finished some of them meanwhile.
+        known = self.ledger.file_states(staged.identity for staged in claimed)
+        mine = [staged for staged in claimed if not self._already_done(staged, known.get(staged.identity))]
+        self.summary.files_already_delivered += len(claimed) - len(mine)
+        if mine:
+            self._deliver_bundle(mine, known, token, sender)
+        else:
+            sender.submit(lambda _: self._release_claim(token))
+
+    def _release_claim(self, token: str) -> None:
+        self.ledger.release_claim(token)
+        self._held_claims.discard(token)
 
     def _bundle_name(self, files: list[StagedFile]) -> str:
         """A bundle of one file is named by the file; a bigger one by its files and the settings."""
@@ -276,7 +334,8 @@ class Delivery:
         identities = ",".join(staged.identity for staged in files)
         return hashlib.sha256(f"{self.fingerprint}:{self.settings.generation}:{identities}".encode()).hexdigest()[:32]
 
-    def _deliver_bundle(self, files: list[StagedFile], known: dict[str, FileState]) -> None:
+    def _deliver_bundle(self, files: list[StagedFile], known: dict[str, FileState], token: str,
+                        sender: _Sender) -> None:
         bundle = self._bundle_name(files)
         generation = self.settings.generation
         progress = self.ledger.bundle_progress(bundle)
@@ -305,22 +364,19 @@ class Delivery:
         members: list[_Member] = []
         totals: Counter = Counter()
         state = _SendState(bundle, progress, members, totals, time.monotonic())
-        sender = _Sender(lambda batch: self._send(batch, state))
-        try:
-            batcher = self.sink.batcher()
-            for staged in files:
-                member = _Member(staged)
-                members.append(member)
-                self._read_member(member, batcher, sender)
-            for batch in batcher.flush():
-                sender.submit(batch)
-            sender.close()
-        except BaseException:
-            sender.abort()
-            raise
-        self._finish_bundle(bundle, members, progress, totals, known)
+        batcher = self.sink.batcher()
+        for staged in files:
+            member = _Member(staged)
+            members.append(member)
+            self._read_member(member, batcher, sender, state)
+        for batch in batcher.flush():
+            self._submit(sender, batch, state)
+        sender.submit(lambda _: self._finish_bundle(bundle, members, progress, totals, known, token))
 
-    def _read_member(self, member: _Member, batcher: Batcher, sender: _Sender) -> None:
+    def _submit(self, sender: _Sender, batch: Batch, state: _SendState) -> None:
+        sender.submit(partial(self._record, batch, state), partial(self._send, batch, state))
+
+    def _read_member(self, member: _Member, batcher: Batcher, sender: _Sender, state: _SendState) -> None:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
         hour = staged.queue_hour_timestamp // 3600
@@ -328,7 +384,7 @@ class Delivery:
         is_duplicate = self.dedupe.checker(staged.event_type, hour)
         reason_to_drop = self.settings.event_filter.reason_to_drop
         transform = self.settings.transform.apply if self.settings.transform else None
-        encode, add, submit = self.sink.encode, batcher.add, sender.submit
+        encode, add, submit = self.sink.encode, batcher.add, self._submit
         ids, invalid, filtered = member.ids, member.invalid, Counter()
         keep_id = ids.append
         read = duplicates = 0
@@ -356,7 +412,7 @@ class Delivery:
                     invalid.append({"reason": str(error), "event": event})
                     continue
                 for batch in closed:
-                    submit(batch)
+                    submit(sender, batch, state)
         except CorruptFileError as error:
             member.error = str(error)
             self.ledger.quarantine(
@@ -369,16 +425,22 @@ class Delivery:
         for reason, value in filtered.items():
             counts[f"filtered_{reason}"] += value
 
-    def _send(self, batch: Batch, state: _SendState) -> None:
-        """Send one batch and record its acknowledgement (on the sender thread, in batch order)."""
+    def _send(self, batch: Batch, state: _SendState) -> SendResult | None:
+        """Send one batch (on a sending thread); None for a batch acknowledged before this try."""
         progress = state.progress
         batch.key = hashlib.sha256(
             f"{state.bundle}:{self.fingerprint}:{progress.generation}:{batch.index}".encode()
         ).hexdigest()[:32]
         if batch.index < progress.batches_acked:
+            return None
+        return self.sink.send(batch)
+
+    def _record(self, batch: Batch, state: _SendState, result: SendResult | None) -> None:
+        """Record one batch's acknowledgement (on the ordered thread, in batch order)."""
+        progress = state.progress
+        if result is None:
             state.totals["already_acknowledged"] += len(batch.items)
             return
-        result = self.sink.send(batch)
         state.totals["sent"] += result.accepted
         self.summary.batches += 1
         self.summary.retries += result.retries
@@ -410,8 +472,9 @@ class Delivery:
                                        {"events": entries})
 
     def _finish_bundle(self, bundle: str, members: list[_Member], progress: FileProgress, totals: Counter,
-                       known: dict[str, FileState]) -> None:
-        """Quarantine what could not be sent, then commit the bundle: ids, progress, states."""
+                       known: dict[str, FileState], token: str) -> None:
+        """Quarantine what could not be sent, then commit the bundle (ids, progress, states) and release its
+        claim. Runs on the sender thread, after the bundle's last batch."""
         ids: dict[tuple[str, int], dict[str, list[str]]] = {}
         for member in members:
             staged = member.staged
@@ -436,6 +499,7 @@ class Delivery:
                   if (found := known.get(m.staged.identity)) is not None and found.generation is None]
         self.ledger.finish_bundle(bundle, progress.generation, states, marked)
         self._count_bundle(members, totals)
+        self._release_claim(token)
 
     def _count_bundle(self, members: list[_Member], totals: Counter) -> None:
         summary = self.summary

@@ -57,6 +57,9 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
     :param until: queue-hour cut; default the data interval end.
     :param files: explicit staged files (dicts from `StagedFile.to_dict`), instead of listing.
     :param replay: deliver again on purpose, ignoring the ledger's marks for the selected files.
+    :param requests_in_flight: requests sent at once; default 4 for import (idempotent), 1 otherwise. More hide
+        TD's answer time; in postback or ingest mode a worker killed with n in flight may leave n batches
+        delivered and not recorded, which its retry sends again.
     """
 
     template_fields: Sequence[str] = (
@@ -90,6 +93,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         hash_fields: Sequence[str] = (),
         dedupe_hours: int = 1,
         replay: bool = False,
+        requests_in_flight: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,6 +118,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         self.hash_fields = tuple(hash_fields)
         self.dedupe_hours = dedupe_hours
         self.replay = replay
+        self.requests_in_flight = requests_in_flight
 
     @property
     def postback_url(self) -> str | None:
@@ -160,13 +165,17 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         generation = (
             "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if self.replay else FIRST_GENERATION
         )
-        settings = DeliverySettings(
-            target=f"{self.mode}:{self.database}:{self.table}:{_without_query(self.postback_url)}",
-            event_filter=event_filter,
-            transform=FieldTransform(self.drop_fields, self.hash_fields),
-            dedupe_hours=self.dedupe_hours,
-            generation=generation,
-        )
+        try:
+            settings = DeliverySettings(
+                target=f"{self.mode}:{self.database}:{self.table}:{_without_query(self.postback_url)}",
+                event_filter=event_filter,
+                transform=FieldTransform(self.drop_fields, self.hash_fields),
+                dedupe_hours=self.dedupe_hours,
+                generation=generation,
+                requests_in_flight=self.requests_in_flight,
+            )
+        except ValueError as error:
+            raise self._settings_error(ledger, str(error)) from None
         self.log.info("%d file(s) to deliver from %s (%s mode)", len(files), self.staging_url, self.mode)
         try:
             summary = Delivery(staging, sink, ledger, settings, owner).run(files)

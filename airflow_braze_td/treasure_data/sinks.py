@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import logging
 import re
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -102,11 +103,14 @@ class Sink(ABC):
     the service then keeps failing on come back as rejections instead of an exception, because sending
     the batch again would duplicate what landed. `TDTransientError` is raised only when nothing of the
     batch was delivered, or by the idempotent sink (import), whose batch can always be sent again.
-    Auth and not-found errors are raised at once: no later batch can succeed either.
+    Auth and not-found errors are raised at once: no later batch can succeed either. `send` may run on
+    several threads at once (`requests_in_flight`); the client's session and the table creation allow it.
     """
 
     mode: ClassVar[str]
     idempotent: ClassVar[bool] = False
+    # Requests a delivery keeps in flight by default: one where a resend would duplicate events.
+    requests_in_flight: ClassVar[int] = 1
     envelope_bytes: ClassVar[int] = 0
     separator_bytes: ClassVar[int] = 0
     hard_limits: ClassVar[BatchLimits]
@@ -132,6 +136,7 @@ class Sink(ABC):
         self.create_table = create_table
         self.limits = self._check_limits(limits or self.default_limits)
         self._ensured: set[str] = set()
+        self._creating = threading.Lock()
         self._base = client.url(self.endpoint_family, self.endpoint_path.format(database=self.database))
         self._headers: dict[str, str | None] = dict(self.request_headers)
 
@@ -181,11 +186,13 @@ class Sink(ABC):
         try:
             self._post(route, items, events, key, result)
         except TDNotFoundError:
-            if not self.create_table or route in self._ensured:
+            if not self.create_table:
                 raise
-            log.info("Creating Treasure Data table %s.%s (create_table=True)", self.database, route)
-            self.client.ensure_table(self.database, route)
-            self._ensured.add(route)
+            with self._creating:  # one creation, however many requests in flight met the 404
+                if route not in self._ensured:
+                    log.info("Creating Treasure Data table %s.%s (create_table=True)", self.database, route)
+                    self.client.ensure_table(self.database, route)
+                    self._ensured.add(route)
             self._post(route, items, events, key, result)
 
     def send(self, batch: Batch) -> SendResult:
@@ -305,6 +312,7 @@ class ImportSink(Sink):
 
     mode = "import"
     idempotent = True
+    requests_in_flight = 4
     hard_limits = BatchLimits(100_000, 256 * 1024 * 1024, 256 * 1024 * 1024)
     default_limits = BatchLimits(10_000, 32 * 1024 * 1024, 32 * 1024 * 1024)
     endpoint_family = "imports"

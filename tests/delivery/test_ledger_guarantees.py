@@ -191,3 +191,28 @@ def test_a_torn_journal_line_is_ignored_and_a_whole_write_supersedes_the_journal
     ledger.save_bundle_progress("bundle", progress)
     assert not journal.exists()
     assert ledger.bundle_progress("bundle").finished
+
+
+def test_acknowledgements_are_recorded_in_batch_order_with_several_requests_in_flight(staged_tree, emulator,
+                                                                                      tmp_path):
+    """With 3 postback requests in flight, the first batch fails (slowly, with a 401) while later ones land:
+    those later batches are not recorded, so the retry loses nothing and duplicates at most 2 batches."""
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
+    ledger = ledger_in(tmp_path)
+    small_batches = BatchLimits(10, 1 << 19, 1 << 18)
+    settings = DeliverySettings(target="postback:braze", requests_in_flight=3)
+    emulator.push_faults(*[Fault(path_prefix="/postback") for _ in range(4)],
+                         Fault.http(401, delay=0.5, path_prefix="/postback"))
+    with pytest.raises(TDAuthError):
+        Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)
+    first_try = sum(delivered_ids(emulator).values())
+    assert first_try >= 4 * 10
+
+    Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)
+    truth = {event["id"] for staged in files for event in area.iter_events(staged)
+             if event["user"].get("external_user_id")}
+    landed = delivered_ids(emulator)
+    assert set(landed) == truth
+    assert sum(landed.values()) - len(truth) <= 2 * 10

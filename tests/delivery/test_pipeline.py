@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
+import time
 
 import pytest
 import requests
 
 from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.delivery.batching import BatchLimits
 from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
 from airflow_braze_td.delivery.pipeline import GC_YOUNG_THRESHOLD, Delivery, DeliverySettings, _fewer_collections
 from airflow_braze_td.emulator import Fault
@@ -42,6 +44,9 @@ def test_every_eligible_event_lands_exactly_once_and_a_rerun_adds_nothing(staged
 
 def test_store_then_fail_mid_run_is_deduplicated_by_the_import_api(staged_tree, emulator, tmp_path):
     root, _ = staged_tree
+    sink = sink_for(emulator, "import")
+    for event_type in {staged.event_type for staged in StagingArea.from_url(str(root)).list().files}:
+        sink.client.ensure_table("braze", sink.router(event_type))  # so no fault is spent on a missing table
     emulator.push_faults(*[Fault(store_then_status=500, kind="store_then_500", path_prefix="/v3/table/import") for _ in range(3)])
     summary = deliver(root, emulator, tmp_path, "import")
     assert sum(emulator.fault_counts().values()) == 3
@@ -141,3 +146,22 @@ def test_overlapping_deliveries_in_one_process_restore_the_settings_when_the_las
         thread.join(10)
     assert seen["after the first left"][0] == max(threshold[0], GC_YOUNG_THRESHOLD)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)
+
+
+def test_import_batches_go_out_several_at_a_time(staged_tree, emulator, tmp_path):
+    """Each of 8 import requests takes 0.5 s at the server: one at a time that is 4 s at least; the import
+    sink's 4 requests in flight overlap them."""
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
+    emulator.push_faults(*[Fault.slow(0.5, path_prefix="/v3/table/import") for _ in range(8)])
+    sink = sink_for(emulator, "import", limits=BatchLimits(50, 1 << 20, 1 << 20))
+    assert sink.requests_in_flight == 4
+    started = time.monotonic()
+    summary = Delivery(area, sink, ledger_in(tmp_path), DeliverySettings(target="import:braze"), "run").run(files)
+    elapsed = time.monotonic() - started
+    assert emulator.fault_counts()["slow"] == 8 and summary.batches >= 8
+    assert elapsed < 3.0, f"8 slow requests took {elapsed:.1f} s: they did not overlap"
+    truth = {event["id"] for staged in files for event in area.iter_events(staged)
+             if event["user"].get("external_user_id")}
+    assert set(delivered_ids(emulator)) == truth

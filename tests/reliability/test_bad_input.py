@@ -323,6 +323,20 @@ def test_invalid_database_or_table_names_fail_before_anything_is_sent(world: Wor
     assert world.ledger.last_error()["message"] == str(raised.value)
 
 
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"requests_in_flight": 0}, "requests_in_flight must be at least 1, not 0"),
+    ({"hash_fields": ["external_user_id"]}, "field path 'external_user_id' must start with `user.` or `properties.`"),
+])
+def test_bad_delivery_settings_fail_without_retries_and_send_nothing(world: World, connect, options: dict,
+                                                                     expected: str) -> None:
+    connect(host=world.emulator.url, password=KEY)
+    with pytest.raises(AirflowFailException) as raised:
+        operator_for(world, mode="import", **options).execute(run_context())
+    assert str(raised.value) == expected
+    assert world.emulator.requests() == [] and world.ledger.states() == {}
+    assert world.ledger.last_error()["message"] == expected
+
+
 def test_a_missing_database_with_create_table_off_stops_and_delivers_after_it_is_created(world: World) -> None:
     with pytest.raises(TDNotFoundError) as raised:
         world.deliver(sink_for(world.emulator.url, "import", create_table=False))
