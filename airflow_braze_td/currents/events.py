@@ -78,13 +78,14 @@ class RecordNormaliser:
     instead of once per value."""
 
     def __init__(self, fields: Iterable[str], event_type: str, float32_fields: frozenset[str] = frozenset()) -> None:
+        fields = tuple(fields)
         renames = _renames_for(event_type)
         self.event_type = event_type
         self._user = tuple(name for name in fields if name in USER_FIELDS)
-        self._properties = tuple((name, renames.get(name, name)) for name in fields
-                                 if name not in USER_FIELDS and name not in _TOP_LEVEL)
+        self._not_properties = USER_FIELDS | _TOP_LEVEL
+        self._renames = tuple((name, out) for name, out in renames.items() if name in fields)
         self._floats = tuple(renames.get(name, name) for name in fields
-                             if name in float32_fields and name not in USER_FIELDS and name not in _TOP_LEVEL)
+                             if name in float32_fields and name not in self._not_properties)
         self._json_field = _JSON_PROPERTY_FIELDS.get(event_type)
 
     def __call__(self, record: dict) -> dict:
@@ -92,7 +93,11 @@ class RecordNormaliser:
         if type(event_id) is not str or not event_id or type(event_time) is not int:
             _check_identity(event_id, event_time)
         user = {name: value for name in self._user if (value := record[name]) is not None}
-        properties = {out: value for name, out in self._properties if (value := record[name]) is not None}
+        skip = self._not_properties
+        properties = {name: value for name, value in record.items() if value is not None and name not in skip}
+        for name, out in self._renames:
+            if name in properties:
+                properties[out] = properties.pop(name)
         for out in self._floats:
             value = properties.get(out)
             if type(value) is float:

@@ -52,7 +52,7 @@ def column_name(prefix: str, field: str) -> str:
 
 # Column names per section, cached: field names come from a small vocabulary and this is the hot path.
 _SECTIONS: tuple[tuple[str, str, dict[str, str]], ...] = (("user", "user_", {}), ("properties", "properties_", {}))
-_NESTED = (dict, list, tuple)
+_NESTED = frozenset({dict, list, tuple})  # the container types a decoded event holds
 _COLUMN_CACHE_MAX = 65_536
 
 
@@ -74,7 +74,7 @@ def flatten_event(event: Mapping[str, Any]) -> dict[str, Any]:
                 if len(columns) >= _COLUMN_CACHE_MAX:
                     columns.clear()
                 name = columns[field] = column_name(prefix, field)
-            if isinstance(value, _NESTED):
+            if type(value) in _NESTED:
                 value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
             row[name] = value
     return row
