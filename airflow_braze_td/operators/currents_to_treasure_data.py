@@ -57,7 +57,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
     :param until: queue-hour cut; default the data interval end.
     :param files: explicit staged files (dicts from `StagedFile.to_dict`), instead of listing.
     :param replay: deliver again on purpose, ignoring the ledger's marks for the selected files.
-    :param requests_in_flight: requests sent at once; default 4 for import (idempotent), 1 otherwise. More hide
+    :param requests_in_flight: requests sent at once; default 2 for import (idempotent), 1 otherwise. More hide
         TD's answer time; in postback or ingest mode a worker killed with n in flight may leave n batches
         delivered and not recorded, which its retry sends again.
     """
