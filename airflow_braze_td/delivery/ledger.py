@@ -142,6 +142,13 @@ class Ledger:
         except FileNotFoundError:
             return None
 
+    def _list(self, folder: str) -> list[str]:
+        """Names in one flat folder, read fresh (object-store filesystems cache listings by default)."""
+        try:
+            return [found for found in self.fs.ls(self._path(folder), detail=False, refresh=True) if ".tmp-" not in found]
+        except FileNotFoundError:
+            return []
+
     def _find(self, prefix: str) -> list[str]:
         path = self._path(prefix)
         try:
@@ -228,23 +235,18 @@ class Ledger:
         Asked for a few identities (the files just claimed), it lists names only and reads only the bundles
         finished since the last call, so checking each bundle before delivering it stays cheap.
         """
-        folder = self._path("state")
         wanted = None if identities is None else set(identities)
-        if wanted is None:
-            paths = self._find("state")
-        else:
-            try:
-                paths = [path for path in self.fs.ls(folder, detail=False) if ".tmp-" not in path]
-            except FileNotFoundError:
-                paths = []
+        paths = self._find("state") if wanted is None else self._list("state")
+        indexed = self._indexed
         marked: dict[str, str] = {}
         for path in paths:
+            if path in indexed:
+                continue
             identity, _, state = path.rsplit("/", 1)[1].partition(".")
             if state == _BUNDLE_STATE:
-                if path not in self._indexed:
-                    data = self._read(path)
-                    if data:
-                        self._index_bundle(path, orjson.loads(data))
+                data = self._read(path)
+                if data:
+                    self._index_bundle(path, orjson.loads(data))
             elif state == QUARANTINED or identity not in marked:
                 marked[identity] = state
         index = self._bundle_index
@@ -345,10 +347,14 @@ class Ledger:
     def _write_claim(self, token: str, claim: Claim) -> None:
         self._write(self._path("claims", f"{token}.json"), orjson.dumps(asdict(claim)))
 
-    def _claims(self) -> Iterator[tuple[str, Claim]]:
-        """Every claim object with its path; expired ones are removed on the way."""
+    def _claims(self, skip_owner: str | None = None) -> Iterator[tuple[str, Claim]]:
+        """Every claim object with its path (but `skip_owner`'s, known by name); expired ones are removed on the
+        way."""
         now = time.time()
-        for path in self._find("claims"):
+        skipped = f"/{_owner_key(skip_owner)}-" if skip_owner is not None else None
+        for path in self._list("claims"):
+            if skipped is not None and skipped in path:
+                continue
             data = self._read(path)
             if not data:
                 continue
@@ -360,7 +366,8 @@ class Ledger:
             yield path, claim
 
     def _held_elsewhere(self, owner: str) -> set[str]:
-        return {identity for _, claim in self._claims() if claim.owner != owner for identity in claim.identities}
+        """Identities other owners claim; this owner's own claim objects are not even read."""
+        return {identity for _, claim in self._claims(owner) if claim.owner != owner for identity in claim.identities}
 
     def release_claim(self, token: str | None) -> None:
         """Drop one claim object (from `claim_files`)."""

@@ -9,12 +9,13 @@ from pathlib import Path
 import orjson
 import pendulum
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 from airflow_braze_td.delivery.batching import BatchLimits
-from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress
+from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, requeue_quarantined
 from airflow_braze_td.emulator import Fault
 from airflow_braze_td.treasure_data.errors import TDAuthError
@@ -216,3 +217,32 @@ def test_acknowledgements_are_recorded_in_batch_order_with_several_requests_in_f
     landed = delivered_ids(emulator)
     assert set(landed) == truth
     assert sum(landed.values()) - len(truth) <= 2 * 10
+
+
+class _ListingCacheFileSystem(LocalFileSystem):
+    """A local disk that answers a folder listing from its first answer unless asked to refresh, as the
+    object-store filesystems (s3fs, gcsfs, adlfs) do by default."""
+
+    cachable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listings: dict[str, list] = {}
+
+    def ls(self, path, detail=False, refresh=False, **kwargs):
+        if refresh or path not in self.listings:
+            self.listings[path] = super().ls(path, detail=detail, **kwargs)
+        return self.listings[path]
+
+
+def test_another_workers_states_and_claims_are_seen_through_a_listing_cache(staged_tree, tmp_path):
+    root, _ = staged_tree
+    files = StagingArea.from_url(str(root)).list().files[:3]
+    folder = str(tmp_path / "ledger")
+    mine, theirs = Ledger(_ListingCacheFileSystem(), folder), ledger_in(tmp_path)
+    theirs.finish_bundle("earlier-bundle", "0", {files[2].identity: DELIVERED})
+    assert mine.file_states([files[0].identity]) == {} and mine.claim_files(files[1:2], "me", 600)[0] == files[1:2]
+    theirs.finish_bundle("their-bundle", "0", {files[0].identity: DELIVERED})
+    theirs.claim_files(files[:1], "them", 600)
+    assert mine.file_states([files[0].identity])[files[0].identity].state == DELIVERED
+    assert mine.claim_files(files[:1], "me", 600) == ([], None)
