@@ -22,6 +22,7 @@ next bundle never waits for TD's answer to the last one.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -251,7 +252,8 @@ class Delivery:
         except BaseException:
             sender.abort()
             for token in self._held_claims:
-                self.ledger.release_claim(token)
+                with contextlib.suppress(OSError):  # an unreleased claim only expires; the first error matters
+                    self.ledger.release_claim(token)
             self._held_claims.clear()
             raise
         finally:
