@@ -33,7 +33,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import IO
 
 import fsspec
@@ -181,7 +181,7 @@ class Ledger:
     def save_bundle_progress(self, bundle: str, progress: FileProgress) -> None:
         """Write the progress object whole; it supersedes the bundle's acknowledgement journal."""
         progress.updated = time.time()
-        self._write(self._path("files", f"{bundle}.json"), orjson.dumps(asdict(progress)))
+        self._write(self._path("files", f"{bundle}.json"), orjson.dumps(progress))
         if self._appendable:
             self._drop_journal(bundle)
 
@@ -345,7 +345,7 @@ class Ledger:
         return claimed, token
 
     def _write_claim(self, token: str, claim: Claim) -> None:
-        self._write(self._path("claims", f"{token}.json"), orjson.dumps(asdict(claim)))
+        self._write(self._path("claims", f"{token}.json"), orjson.dumps(claim))
 
     def _claims(self, skip_owner: str | None = None) -> Iterator[tuple[str, Claim]]:
         """Every claim object with its path (but `skip_owner`'s, known by name); expired ones are removed on the
