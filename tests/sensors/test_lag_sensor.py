@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pendulum
 import pytest
@@ -13,6 +17,8 @@ from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 from tests.conftest import open_record, write_avro
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class RecordingTaskInstance:
@@ -103,3 +109,27 @@ def test_trigger_round_trips_and_fires_on_the_fail_line(tmp_path):
     assert payload["status"] == "failed" and payload["report"]["pending_files"] == 1
     with pytest.raises(AirflowFailException):
         _sensor(tmp_path).execute_complete(_context(), payload)
+
+
+def test_the_lag_reaches_statsd_as_a_gauge(tmp_path):
+    """With Airflow's StatsD metrics on, a check sends `braze_td.delivery_lag_hours` (in hours) over UDP."""
+    _stage(tmp_path, hours_ago=10)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.settimeout(30)
+        env = {**os.environ, "AIRFLOW__METRICS__STATSD_ON": "True", "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+               "AIRFLOW__METRICS__STATSD_PORT": str(listener.getsockname()[1]),
+               "AIRFLOW__METRICS__STATSD_PREFIX": "airflow"}
+        script = (
+            "import sys; from tests.sensors.test_lag_sensor import _context, _sensor; from pathlib import Path; "
+            "sys.exit(0 if _sensor(Path(sys.argv[1])).poke(_context()) is False else 1)"
+        )
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        received = []
+        while not any(b"delivery_lag_hours" in packet for packet in received):
+            received.append(listener.recv(65536))
+    name, _, value = next(p for p in received if b"delivery_lag_hours" in p).decode().partition(":")
+    assert name == "airflow.braze_td.delivery_lag_hours"
+    assert value.endswith("|g") and 10 <= float(value.removesuffix("|g")) < 11
