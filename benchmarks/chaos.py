@@ -82,20 +82,8 @@ def run_try(args: argparse.Namespace) -> int:
     """One task try: build the operator, signal the harness, execute; exit codes as Airflow sees them."""
     from airflow.providers.common.compat.sdk import AirflowFailException
 
-    from airflow_braze_td.hooks.treasure_data import TreasureDataHook
     from airflow_braze_td.operators.currents_to_treasure_data import BrazeCurrentsToTreasureDataOperator
-    from airflow_braze_td.treasure_data.retry import RetryPolicy
 
-    # The operator cannot set the hook's retry waits (the connection only sets its timeout), so this
-    # process sets the hook's defaults: a read timeout the "slow" fault outlasts, and short backoffs so a
-    # million events through 20 % faults fit in minutes (Retry-After is still honoured as sent).
-    defaults = TreasureDataHook.__init__.__kwdefaults__
-    if not {"timeout", "retry"} <= defaults.keys():
-        raise RuntimeError("TreasureDataHook no longer takes timeout= and retry=: update the chaos tries")
-    defaults.update(
-        timeout=(CONNECT_TIMEOUT, args.read_timeout),
-        retry=RetryPolicy(max_attempts=RETRY_ATTEMPTS, initial_wait=args.backoff, max_wait=max(args.backoff, 2.0)),
-    )
     operator = BrazeCurrentsToTreasureDataOperator(
         task_id=TASK_ID,
         staging_url=args.staging,
@@ -347,6 +335,14 @@ def run_mode(args: argparse.Namespace, mode: str, workdir: Path, truth: set[str]
     started = time.monotonic()
     with start_emulator_process(api_keys=[KEY]) as emulator:
         env = airflow_env(modedir, ROOT / "dags", emulator.url, KEY)
+        # The connection's `timeout` and `retry` extras: a read timeout the "slow" fault outlasts, and short
+        # backoffs so a million events through 20 % faults fit in minutes (Retry-After is honoured as sent).
+        connection = json.loads(env["AIRFLOW_CONN_TREASURE_DATA_DEFAULT"])
+        connection["extra"].update(
+            timeout=[CONNECT_TIMEOUT, args.read_timeout],
+            retry={"max_attempts": RETRY_ATTEMPTS, "initial_wait": args.backoff, "max_wait": max(args.backoff, 2.0)},
+        )
+        env["AIRFLOW_CONN_TREASURE_DATA_DEFAULT"] = json.dumps(connection)
         chaos = {"rate": args.fault_rate, "kinds": list(CHAOS_KINDS), "seed": rng.randrange(2**32),
                  "slow_seconds": args.read_timeout + 0.5, "retry_after": "1"}
         requests.post(f"{emulator.url}/_emulator/random_faults", json=chaos, timeout=30).raise_for_status()

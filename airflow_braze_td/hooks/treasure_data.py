@@ -8,6 +8,7 @@ nowhere (HttpHook would send them as HTTP headers), and masks every secret it re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,8 +25,9 @@ from airflow_braze_td.treasure_data.sinks import Sink, make_sink
 
 CONN_TYPE = "treasure_data"
 _EXTRA_PREFIX = f"extra__{CONN_TYPE}__"
-OWN_EXTRAS = frozenset({"region", "database", "postback_url", "allow_insecure_http"})
+OWN_EXTRAS = frozenset({"region", "database", "postback_url", "allow_insecure_http", "retry"})
 _TEST_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=15.0)
+_RETRY_SETTINGS = {"max_attempts": int, "max_total_seconds": float, "initial_wait": float, "max_wait": float}
 
 
 _TRUE_WORDS = ("1", "true", "yes", "on")
@@ -207,7 +209,7 @@ class TreasureDataHook(HttpHook):
                     "(or the write key) in it"
                 )
             self._client = TDClient(
-                self.get_conn(), self.get_endpoints(), password, timeout=self._timeout(), retry=self.retry
+                self.get_conn(), self.get_endpoints(), password, timeout=self._timeout(), retry=self._retry()
             )
         return self._client
 
@@ -219,6 +221,20 @@ class TreasureDataHook(HttpHook):
         if isinstance(value, (list, tuple)) and len(value) == 2:
             return float(value[0]), float(value[1])
         return float(value), float(value)
+
+    def _retry(self) -> RetryPolicy:
+        """A `retry` extra (some of `max_attempts`, `max_total_seconds`, `initial_wait`, `max_wait`) overrides
+        those settings of the hook's policy."""
+        value = self._extra("retry")
+        if value in (None, "", {}):
+            return self.retry
+        where = f"connection {self.td_conn_id!r}: extra `retry`"
+        if not isinstance(value, dict) or not set(value) <= _RETRY_SETTINGS.keys():
+            raise ValueError(f"{where} must be an object with some of {', '.join(_RETRY_SETTINGS)}, not {value!r}")
+        try:
+            return replace(self.retry, **{name: _RETRY_SETTINGS[name](setting) for name, setting in value.items()})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where} {value!r}: {error}") from None
 
     def get_sink(
         self,

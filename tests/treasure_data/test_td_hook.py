@@ -11,13 +11,14 @@ import jsonschema
 import pytest
 from airflow.providers.common.compat.sdk import redact
 
-from airflow_braze_td.emulator import Emulator
+from airflow_braze_td.emulator import Emulator, Fault
 from airflow_braze_td.hooks.treasure_data import CONNECTION_TYPE_INFO, TreasureDataHook
 from airflow_braze_td.treasure_data.endpoints import InsecureURLError
+from airflow_braze_td.treasure_data.errors import TDTransientError
 from airflow_braze_td.treasure_data.sinks import ImportSink, PostbackSink
 from tests.treasure_data.td_helpers import FAST_RETRY, KEY, OTHER_KEY, WRITE_KEY, EchoServer, deliver, make_event
 
-OUR_EXTRAS = ("region", "database", "postback_url", "allow_insecure_http")
+OUR_EXTRAS = ("region", "database", "postback_url", "allow_insecure_http", "retry")
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_extras_are_not_sent_as_headers_and_the_key_goes_as_td1(connect, echo: E
     hook = connect(
         password=KEY,
         host=echo.url,
-        extra={"region": "ap02", "database": "braze", "allow_insecure_http": False,
+        extra={"region": "ap02", "database": "braze", "allow_insecure_http": False, "retry": {"max_attempts": 3},
                "postback_url": "https://in.treasuredata.com/postback/v3/event/a_b/c_d?td_write_key=" + WRITE_KEY,
                "X-Team": "growth"},
     )
@@ -88,6 +89,26 @@ def test_a_timeout_extra_overrides_the_default(connect, emu: Emulator, extra: ob
     hook = connect(password=KEY, host=emu.url, extra={"timeout": extra})
     assert hook.get_client().timeout == expected
     assert "timeout" not in {name.lower() for name in hook.get_conn().headers}
+
+
+def test_a_retry_extra_bounds_the_attempts_of_every_request(connect, emu: Emulator) -> None:
+    hook = connect(password=KEY, host=emu.url, extra={"retry": {"max_attempts": 2, "initial_wait": 0.01,
+                                                                "max_wait": 0.02}})
+    policy = hook.get_client().retry
+    assert (policy.max_attempts, policy.initial_wait, policy.max_wait) == (2, 0.01, 0.02)
+    assert policy.max_total_seconds == FAST_RETRY.max_total_seconds
+    assert "retry" not in {name.lower() for name in hook.get_conn().headers}
+    emu.push_faults(*[Fault.http(503) for _ in range(3)])
+    with pytest.raises(TDTransientError, match="after 2 attempts"):
+        hook.get_client().list_databases()
+    assert emu.fault_counts()["503"] == 2
+
+
+@pytest.mark.parametrize("extra", [{"tries": 3}, {"max_attempts": 0}, {"max_wait": "soon"}, [2, 3]])
+def test_a_bad_retry_extra_names_the_connection_and_the_setting(connect, emu: Emulator, extra: object) -> None:
+    hook = connect(password=KEY, host=emu.url, extra={"retry": extra})
+    with pytest.raises(ValueError, match="connection 'treasure_data_default': extra `retry`"):
+        hook.get_client()
 
 
 def test_secrets_are_masked_and_never_in_the_repr(connect) -> None:
@@ -144,7 +165,7 @@ def test_connection_type_info_is_valid_provider_info() -> None:
     fields = CONNECTION_TYPE_INFO["conn-fields"]
     assert fields["region"]["schema"]["enum"] == ["us01", "ap01", "eu01", "ap02", "ap03"]
     assert fields["postback_url"]["schema"]["format"] == "password"
-    assert set(fields) == set(OUR_EXTRAS)
+    assert set(fields) == set(OUR_EXTRAS) - {"retry"}  # an object: set in the Extra JSON, not a form field
     behaviour = TreasureDataHook.get_ui_field_behaviour()
     assert CONNECTION_TYPE_INFO["ui-field-behaviour"]["hidden-fields"] == behaviour["hidden_fields"]
 
