@@ -7,8 +7,9 @@ workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus si
                                    one): batches acknowledged (a watermark), counts, generation, members
     files/<bundle>.acks            on a local disk, the acknowledgements since that object: one line each
     open/<bundle>.json             a bundle of several files being delivered, so any run resumes it whole
-    state/<bundle>.bundle          the states of a finished bundle's files, with their generation
-    state/<identity>.<state>       `delivered` or `quarantined` set for one file (requeue)
+    state/<event type>/<bundle>.bundle      the states of a finished bundle's files (one event type), with
+                                   their generation
+    state/<event type>/<identity>.<state>   `delivered` or `quarantined` set for one file (requeue)
     ids/<event type>/<hour>/<bundle>.bids   ids read from a bundle's files, per file, for dedupe across runs
     last_error.json                the last error that stopped a delivery (bad key, missing table)
     claims/<owner>-<token>.json    a claim on a set of files with an expiry, so two runs never deliver one
@@ -34,6 +35,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO
 
 import fsspec
@@ -228,15 +230,18 @@ class Ledger:
         """identity -> `delivered` or `quarantined`, from one listing (plus one read per finished bundle)."""
         return {identity: found.state for identity, found in self.file_states().items()}
 
-    def file_states(self, identities: Iterable[str] | None = None) -> dict[str, FileState]:
-        """identity -> state and generation, of every file or of `identities`. A state a person set for one
-        file (requeue) wins over its bundle's; of two bundles, the later one wins (a replay).
+    def file_states(self, identities: Iterable[str] | None = None, event_type: str | None = None) -> dict[str, FileState]:
+        """identity -> state and generation, of every file or of `identities` (files of `event_type`). A state a
+        person set for one file (requeue) wins over its bundle's; of two bundles, the later one wins (a replay).
 
-        Asked for a few identities (the files just claimed), it lists names only and reads only the bundles
-        finished since the last call, so checking each bundle before delivering it stays cheap.
+        Asked for a few identities (the files just claimed), it lists the names in their event type's folder
+        only and reads only the bundles finished since the last call, so checking each bundle before
+        delivering it stays cheap however many bundles the ledger holds.
         """
         wanted = None if identities is None else set(identities)
-        paths = self._find("state") if wanted is None else self._list("state")
+        if wanted is not None and event_type is None:
+            raise ValueError("file_states needs the event type of the identities it is asked for")
+        paths = self._find("state") if wanted is None else self._list(f"state/{event_type}")
         indexed = self._indexed
         marked: dict[str, str] = {}
         for path in paths:
@@ -268,16 +273,17 @@ class Ledger:
             if known is None or known[0] <= updated:
                 index[identity] = shared[state]
 
-    def finish_bundle(self, bundle: str, generation: str, states: dict[str, str], replaced: Iterable[str] = ()) -> None:
-        """Record the states of a finished bundle's files in one object, then drop the superseded per-file
-        states (`replaced` identities) and the bundle's open marker."""
+    def finish_bundle(self, bundle: str, event_type: str, generation: str, states: dict[str, str],
+                      replaced: Iterable[str] = ()) -> None:
+        """Record the states of a finished bundle's files (all of `event_type`) in one object, then drop the
+        superseded per-file states (`replaced` identities) and the bundle's open marker."""
         record = {"updated": time.time(), "generation": generation, "files": states}
-        path = self._path("state", f"{bundle}.{_BUNDLE_STATE}")
+        path = self._path("state", event_type, f"{bundle}.{_BUNDLE_STATE}")
         self._write(path, orjson.dumps(record))
         self._index_bundle(path, record)
         for identity in replaced:
             for state in (DELIVERED, QUARANTINED):
-                self._remove(self._path("state", f"{identity}.{state}"))
+                self._remove(self._path("state", event_type, f"{identity}.{state}"))
         self._remove(self._path("open", f"{bundle}.json"))
 
     # bundles of several files in progress
@@ -298,10 +304,10 @@ class Ledger:
 
     def set_state(self, staged: StagedFile, state: str) -> None:
         for other in (DELIVERED, QUARANTINED):
-            path = self._path("state", f"{staged.identity}.{other}")
+            path = self._path("state", staged.event_type, f"{staged.identity}.{other}")
             if other != state and self.fs.exists(path):
                 self.fs.rm(path)
-        self._write(self._path("state", f"{staged.identity}.{state}"), staged.key.encode())
+        self._write(self._path("state", staged.event_type, f"{staged.identity}.{state}"), staged.key.encode())
 
     # dedupe ids of finished files
 
@@ -421,6 +427,7 @@ class Ledger:
         self._write(self._path("replays", f"{generation}.json"), orjson.dumps(details, default=_jsonable))
 
 
+@lru_cache(maxsize=64)
 def _owner_key(owner: str) -> str:
     return hashlib.sha256(owner.encode()).hexdigest()[:16]
 

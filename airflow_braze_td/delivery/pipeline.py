@@ -317,7 +317,7 @@ class Delivery:
             return
         self._held_claims.add(token)
         # As of now: another run may have finished some of them meanwhile.
-        known = self.ledger.file_states(staged.identity for staged in claimed)
+        known = self.ledger.file_states((staged.identity for staged in claimed), claimed[0].event_type)
         mine = [staged for staged in claimed if not self._already_done(staged, known.get(staged.identity))]
         self.summary.files_already_delivered += len(claimed) - len(mine)
         if mine:
@@ -499,7 +499,7 @@ class Delivery:
         states = {m.staged.identity: QUARANTINED if m.quarantined else DELIVERED for m in members}
         marked = [m.staged.identity for m in members
                   if (found := known.get(m.staged.identity)) is not None and found.generation is None]
-        self.ledger.finish_bundle(bundle, progress.generation, states, marked)
+        self.ledger.finish_bundle(bundle, progress.event_type, progress.generation, states, marked)
         self._count_bundle(members, totals)
         self._release_claim(token)
 

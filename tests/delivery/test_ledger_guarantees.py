@@ -237,12 +237,15 @@ class _ListingCacheFileSystem(LocalFileSystem):
 
 def test_another_workers_states_and_claims_are_seen_through_a_listing_cache(staged_tree, tmp_path):
     root, _ = staged_tree
-    files = StagingArea.from_url(str(root)).list().files[:3]
+    listed = StagingArea.from_url(str(root)).list().files
+    files = [staged for staged in listed if staged.event_type == listed[0].event_type][:3]
+    assert len(files) == 3
     folder = str(tmp_path / "ledger")
     mine, theirs = Ledger(_ListingCacheFileSystem(), folder), ledger_in(tmp_path)
-    theirs.finish_bundle("earlier-bundle", "0", {files[2].identity: DELIVERED})
-    assert mine.file_states([files[0].identity]) == {} and mine.claim_files(files[1:2], "me", 600)[0] == files[1:2]
-    theirs.finish_bundle("their-bundle", "0", {files[0].identity: DELIVERED})
+    theirs.finish_bundle("earlier-bundle", files[0].event_type, "0", {files[2].identity: DELIVERED})
+    assert mine.file_states([files[0].identity], files[0].event_type) == {}
+    assert mine.claim_files(files[1:2], "me", 600)[0] == files[1:2]
+    theirs.finish_bundle("their-bundle", files[0].event_type, "0", {files[0].identity: DELIVERED})
     theirs.claim_files(files[:1], "them", 600)
-    assert mine.file_states([files[0].identity])[files[0].identity].state == DELIVERED
+    assert mine.file_states([files[0].identity], files[0].event_type)[files[0].identity].state == DELIVERED
     assert mine.claim_files(files[:1], "me", 600) == ([], None)
