@@ -147,9 +147,10 @@ class Ledger:
     def _list(self, folder: str) -> list[str]:
         """Names in one flat folder, read fresh (object-store filesystems cache listings by default)."""
         try:
-            return [found for found in self.fs.ls(self._path(folder), detail=False, refresh=True) if ".tmp-" not in found]
+            found = self.fs.ls(self._path(folder), detail=False, refresh=True)
         except FileNotFoundError:
             return []
+        return [path for path in found if ".tmp-" not in path]
 
     def _find(self, prefix: str) -> list[str]:
         path = self._path(prefix)
@@ -230,7 +231,9 @@ class Ledger:
         """identity -> `delivered` or `quarantined`, from one listing (plus one read per finished bundle)."""
         return {identity: found.state for identity, found in self.file_states().items()}
 
-    def file_states(self, identities: Iterable[str] | None = None, event_type: str | None = None) -> dict[str, FileState]:
+    def file_states(
+        self, identities: Iterable[str] | None = None, event_type: str | None = None
+    ) -> dict[str, FileState]:
         """identity -> state and generation, of every file or of `identities` (files of `event_type`). A state a
         person set for one file (requeue) wins over its bundle's; of two bundles, the later one wins (a replay).
 
