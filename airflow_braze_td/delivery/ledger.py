@@ -360,9 +360,9 @@ class Ledger:
         """Every claim object with its path (but `skip_owner`'s, known by name); expired ones are removed on the
         way."""
         now = time.time()
-        skipped = f"/{_owner_key(skip_owner)}-" if skip_owner is not None else None
+        skipped = f"{_owner_key(skip_owner)}-" if skip_owner is not None else None
         for path in self._list("claims"):
-            if skipped is not None and skipped in path:
+            if skipped is not None and path.rsplit("/", 1)[1].startswith(skipped):
                 continue
             data = self._read(path)
             if not data:
