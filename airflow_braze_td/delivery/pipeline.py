@@ -279,9 +279,16 @@ class Delivery:
         return progress is not None and progress.finished and progress.generation == self.settings.generation
 
     def _bundles(self, todo: list[StagedFile], known: dict[str, FileState]) -> Iterator[list[StagedFile]]:
-        """Open bundles that hold pending files first, whole and as they were; then new ones of one event type
-        each, growing."""
+        """Bundles in delivery order. Open bundles that hold pending files come whole and as they were, each at
+        its place in that order; between them come new bundles of one event type each, growing, never reaching
+        past the next open bundle.
+
+        A retry must read the files in the order the failed try did: several bundles can be unfinished at a
+        kill (one read while the one before is sent), and read in another order, dedupe would keep a
+        duplicate in a different bundle, so batches already sent would not be the ones rebuilt.
+        """
         pending = {staged.identity for staged in todo}
+        resumed: list[list[StagedFile]] = []
         for bundle, details in self.ledger.open_bundles():
             members = [StagedFile.from_dict(item) for item in details.get("files", ())]
             if all(member.identity in known for member in members):
@@ -291,15 +298,22 @@ class Delivery:
                 self.fingerprint, self.settings.generation)
             if same_settings and pending.intersection(member.identity for member in members):
                 pending.difference_update(member.identity for member in members)
-                log.info("Resuming an open bundle of %d file(s), from %s", len(members), members[0].key)
-                yield members
+                resumed.append(members)
+        resumed.sort(key=lambda members: members[0].sort_key, reverse=True)
         rest = [staged for staged in todo if staged.identity in pending]
         size = 1
         start = 0
-        while start < len(rest):
+        while start < len(rest) or resumed:
+            if resumed and (start == len(rest) or resumed[-1][0].sort_key < rest[start].sort_key):
+                members = resumed.pop()
+                log.info("Resuming an open bundle of %d file(s), from %s", len(members), members[0].key)
+                yield members
+                continue
+            limit = resumed[-1][0].sort_key if resumed else None
             end, nbytes = start + 1, rest[start].size
             while (end < len(rest) and end - start < size and nbytes + rest[end].size <= BUNDLE_MAX_BYTES
-                   and rest[end].event_type == rest[start].event_type):
+                   and rest[end].event_type == rest[start].event_type
+                   and (limit is None or rest[end].sort_key < limit)):
                 nbytes += rest[end].size
                 end += 1
             yield rest[start:end]

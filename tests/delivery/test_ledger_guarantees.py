@@ -249,3 +249,30 @@ def test_another_workers_states_and_claims_are_seen_through_a_listing_cache(stag
     theirs.claim_files(files[:1], "them", 600)
     assert mine.file_states([files[0].identity], files[0].event_type)[files[0].identity].state == DELIVERED
     assert mine.claim_files(files[:1], "me", 600) == ([], None)
+
+
+def test_a_retry_reads_unfinished_bundles_in_the_order_the_failed_try_did(emulator, tmp_path):
+    """A try is stopped (401) after the first batch of file X, while the bundle after it (Y1 + Y2, which repeats
+    five of X's ids: Braze duplicates) is already open. The retry must read X before Y again: read Y first and
+    dedupe would send those five in Y (twice in all) and rebuild X's sent batch without them (its import id
+    already used, so five other events would never land)."""
+    root = tmp_path / "staging"
+    _write = lambda offset, numbers: write_avro(root / _key(offset), [open_record(n) for n in numbers])  # noqa: E731
+    _write(1, range(1, 21))
+    _write(2, [*range(1, 6), *range(21, 41)])
+    _write(3, range(41, 61))
+    area = StagingArea.from_url(str(root))
+    files = area.list().files
+    ledger = ledger_in(tmp_path)
+    limits = BatchLimits(10, 1 << 20, 1 << 20)
+    sink = sink_for(emulator, "import", limits=limits)
+    sink.client.ensure_table("braze", sink.router("users.messages.email.Open"))
+    emulator.push_faults(Fault(path_prefix="/v3/table/import"), Fault.http(401, path_prefix="/v3/table/import"))
+    with pytest.raises(TDAuthError):
+        Delivery(area, sink, ledger, DeliverySettings(target="import:braze", requests_in_flight=1), "run").run(files)
+    assert len(list((tmp_path / "ledger" / "open").glob("*.json"))) == 1, "the bundle after X should be open"
+    assert sum(delivered_ids(emulator).values()) == 10
+
+    Delivery(area, sink_for(emulator, "import", limits=limits), ledger, DeliverySettings(target="import:braze"),
+             "run").run(files)
+    assert delivered_ids(emulator) == Counter({open_record(n)["id"]: 1 for n in range(1, 61)})
