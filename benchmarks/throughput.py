@@ -247,30 +247,20 @@ def stage_trees(work: Path, events: int, hours: int, memory_events: int, codec: 
     return summaries[0], summaries[1], big
 
 
-def with_emulator(function, *args: object, pin: bool = True, **kwargs: object) -> dict:
+def with_server(kind: str, function, *args: object, pin: bool = True, **kwargs: object) -> dict:
+    """`function(url, ...)` against a fresh `emulator` or minimal `receiver` process, on the server core unless
+    `pin` is off; against the receiver, the result gains its request count."""
     from airflow_braze_td.emulator import start_emulator_process
-
-    emulator = start_emulator_process()
-    try:
-        if pin:
-            os.sched_setaffinity(emulator.pid, {SERVER_CORE})
-        return function(emulator.url, *args, **kwargs)
-    finally:
-        emulator.stop()
-
-
-def with_receiver(function, *args: object, pin: bool = True, **kwargs: object) -> dict:
-    """`function(url, ...)` against the minimal receiver; the result gains the receiver's request count."""
     from receiver import ReceiverProcess
 
-    receiver = ReceiverProcess()
+    server = start_emulator_process() if kind == "emulator" else ReceiverProcess()
     try:
         if pin:
-            os.sched_setaffinity(receiver.pid, {SERVER_CORE})
-        result = function(receiver.url, *args, **kwargs)
+            os.sched_setaffinity(server.pid, {SERVER_CORE})
+        result = function(server.url, *args, **kwargs)
     finally:
-        counts = receiver.stop()
-    return {**result, "receiver_requests": counts["requests"]}
+        counts = server.stop()
+    return result if counts is None else {**result, "receiver_requests": counts["requests"]}
 
 
 def project_run(url: str, staging: str, mode: str, ledger: str) -> dict:
@@ -334,24 +324,29 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     n_tree, m_tree, big_tree = str(work / "staging-n"), str(work / "memory-m"), str(work / "memory-4m")
 
     floor = {mode: run_child("floor", staging=n_tree, mode=mode) for mode in MODES}
-    project = {mode: with_emulator(project_run, n_tree, mode, str(work / f"ledger-{mode}")) for mode in MODES}
-    baseline = with_emulator(lambda url: run_child("baseline", staging=n_tree, url=url, max_seconds=baseline_seconds))
-    capacity = {mode: with_emulator(lambda url, m=mode: run_child("emulator", url=url, mode=m,
-                                                                   requests_count=capacity_requests)) for mode in MODES}
-    scale = with_emulator(scale_out, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
+    project = {mode: with_server("emulator", project_run, n_tree, mode, str(work / f"ledger-{mode}"))
+               for mode in MODES}
+    baseline = with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
+                                                             max_seconds=baseline_seconds))
+    capacity = {mode: with_server("emulator", lambda url, m=mode: run_child("emulator", url=url, mode=m,
+                                                                             requests_count=capacity_requests))
+                for mode in MODES}
+    scale = with_server("emulator", scale_out, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
     # The ratio of two short runs on a noisy machine: 1 and 2 workers twice each, interleaved, best of each.
     ones, twos = [], []
     for attempt in range(RECEIVER_ATTEMPTS):
-        ones.append(with_receiver(project_run, n_tree, scale_mode, str(work / f"ledger-receiver-1-{attempt}")))
-        twos.append(with_receiver(scale_out, n_tree, scale_mode, str(work / f"ledger-receiver-2-{attempt}"), pin=False))
+        ones.append(with_server("receiver", project_run, n_tree, scale_mode,
+                                str(work / f"ledger-receiver-1-{attempt}")))
+        twos.append(with_server("receiver", scale_out, n_tree, scale_mode,
+                                str(work / f"ledger-receiver-2-{attempt}"), pin=False))
     one_receiving = min(ones, key=lambda run: run["seconds"])
     two_receiving = min(twos, key=lambda run: run["seconds"])
     for run in (scale, *ones, *twos):
         if run["sent"] != project[scale_mode]["sent"]:
             raise RuntimeError(f"a scale-out run sent {run['sent']:,} events, not {project[scale_mode]['sent']:,}")
     memory_mode = max(MODES, key=lambda mode: project[mode]["peak_rss_mb"])
-    small_run = with_emulator(project_run, m_tree, memory_mode, str(work / "ledger-m"))
-    big_run = with_emulator(project_run, big_tree, memory_mode, str(work / "ledger-4m"))
+    small_run = with_server("emulator", project_run, m_tree, memory_mode, str(work / "ledger-m"))
+    big_run = with_server("emulator", project_run, big_tree, memory_mode, str(work / "ledger-4m"))
 
     eps = lambda r: r["events"] / r["seconds"]  # noqa: E731
     floor_by_mode = {mode: eps(floor[mode]) for mode in MODES}
