@@ -300,9 +300,9 @@ class Tries:
 
 def _requests_in_flight(mode: str) -> int:
     """An outage fails every attempt of each request the try has in flight, so it holds that many 503s each."""
-    from airflow_braze_td.treasure_data.sinks import ImportSink, PostbackSink
+    from airflow_braze_td.treasure_data.sinks import SINK_CLASSES
 
-    return {"postback": PostbackSink, "import": ImportSink}[mode].requests_in_flight
+    return SINK_CLASSES[mode].requests_in_flight
 
 
 def landed_ids(url: str, mode: str) -> tuple[Counter, Counter]:

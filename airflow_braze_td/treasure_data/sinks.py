@@ -422,7 +422,8 @@ def _receipts(response: requests.Response, expected: int) -> list[Any]:
     return receipts
 
 
-_SINKS: dict[str, type[Sink]] = {"postback": PostbackSink, "import": ImportSink, "ingest": IngestSink}
+# The sink class of each mode.
+SINK_CLASSES: dict[str, type[Sink]] = {"postback": PostbackSink, "import": ImportSink, "ingest": IngestSink}
 
 
 def make_sink(
@@ -437,7 +438,7 @@ def make_sink(
     **options: Any,
 ) -> Sink:
     """The sink for `mode` ("postback", "import" or "ingest"); `options` go to that sink's constructor."""
-    if mode not in _SINKS:
+    if mode not in SINK_CLASSES:
         raise ValueError(f"unknown delivery mode {mode!r}; expected one of {', '.join(MODES)}")
     if mode == "postback":
         return PostbackSink(
@@ -453,4 +454,6 @@ def make_sink(
         raise ValueError(f"a postback URL only applies to the postback mode, not {mode!r}")
     if not database or not table:
         raise ValueError(f"the {mode} sink needs a database and a table (or a table template with {{event_type}})")
-    return _SINKS[mode](client, database=database, table=table, create_table=create_table, limits=limits, **options)
+    return SINK_CLASSES[mode](
+        client, database=database, table=table, create_table=create_table, limits=limits, **options
+    )
