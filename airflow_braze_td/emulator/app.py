@@ -85,12 +85,11 @@ class EmulatorApp:
         self.log.record(request, response, fault)
         return response
 
-    @staticmethod
-    def _answer(request: Request, routed: Route | Response, fault: Fault | None) -> Response | None:
+    def _answer(self, request: Request, routed: Route | Response, fault: Fault | None) -> Response | None:
         if fault is None:
             return routed(request) if isinstance(routed, Route) else routed
         if fault.delay:
-            time.sleep(fault.delay)
+            self.faults.delay(fault.delay)
         if fault.reset:
             return None
         if fault.status is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -126,6 +127,8 @@ class FaultInjector:
         self._queue: deque[Fault] = deque()
         self._chaos = _Chaos()
         self._counts: Counter[str] = Counter()
+        self._delaying = 0
+        self._most_delaying = 0
 
     def push(self, faults: Iterable[Fault]) -> None:
         with self._lock:
@@ -178,6 +181,22 @@ class FaultInjector:
         with self._lock:
             return dict(self._counts)
 
+    def delay(self, seconds: float) -> None:
+        """Hold a request `seconds`, keeping count of how many are held at once (see `most_delayed_at_once`)."""
+        with self._lock:
+            self._delaying += 1
+            self._most_delaying = max(self._most_delaying, self._delaying)
+        try:
+            time.sleep(seconds)
+        finally:
+            with self._lock:
+                self._delaying -= 1
+
+    def most_delayed_at_once(self) -> int:
+        """The most requests held by slow faults at the same moment: how many a client had in flight."""
+        with self._lock:
+            return self._most_delaying
+
     def pending(self) -> int:
         with self._lock:
             return len(self._queue)
@@ -187,3 +206,4 @@ class FaultInjector:
             self._queue.clear()
             self._chaos = _Chaos()
             self._counts.clear()
+            self._most_delaying = 0

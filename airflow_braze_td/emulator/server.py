@@ -236,6 +236,10 @@ class Emulator:
     def fault_counts(self) -> dict[str, int]:
         return self._app.faults.counts()
 
+    def most_delayed_at_once(self) -> int:
+        """The most requests that slow faults held at the same moment."""
+        return self._app.faults.most_delayed_at_once()
+
     def clear_faults(self) -> None:
         """Drop queued faults and stop chaos mode, keeping the stored data."""
         self._app.faults.reset()
