@@ -10,7 +10,8 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
 - scale-out: the project path split over 2 pinned worker processes by `plan_event_type_groups`, against
   the minimal receiver (`receiver.py`: the emulator's checks and storage would take the CPU the
   workers need) compared with 1 worker against the same receiver (best of 2 interleaved runs each),
-  and against the emulator as well;
+  and against the emulator as well; and the floor split the same way over 2 pinned processes, which is the
+  most 2 cores give on this machine;
 - memory: peak RSS of the project path in a fresh process at M events and at 4M events, where the 4M tree
   keeps the events per hour and has 4x the hours (how a bigger backlog looks). M is `--memory-events`,
   by default a quarter of `--events`, so that the whole run stays within 5 minutes; the peak RSS of the
@@ -55,14 +56,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _avro_paths(staging: str) -> list[str]:
+def _avro_paths(staging: str, event_types: list[str] | None = None) -> list[str]:
     from airflow_braze_td.currents.staging import StagingArea
 
     area = StagingArea.from_url(staging)
-    return [f"{area.root}/{staged.key}" for staged in area.list().files]
+    chosen = set(event_types or ())
+    return [f"{area.root}/{staged.key}" for staged in area.list().files if not chosen or staged.event_type in chosen]
 
 
-def child_floor(staging: str, mode: str) -> dict:
+def _wait_for_go() -> None:
+    """Tell the parent this child is ready, and start when it says so (both workers of a pair at once)."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
+def child_floor(staging: str, mode: str, core: int = MEASURE_CORE, event_types: list[str] | None = None,
+                wait_for_go: bool = False) -> dict:
     """Decode with fastavro and serialise as the sink must; nothing else."""
     import gzip
 
@@ -72,10 +81,13 @@ def child_floor(staging: str, mode: str) -> dict:
 
     from airflow_braze_td.treasure_data.sinks import ImportSink
 
-    paths = _avro_paths(staging)
+    paths = _avro_paths(staging, event_types)
     level = ImportSink.__init__.__kwdefaults__["gzip_level"]
-    _pin(MEASURE_CORE)
+    _pin(core)
+    if wait_for_go:
+        _wait_for_go()
     events = 0
+    wall_started = time.time()
     started = time.perf_counter()
     items: list[bytes] = []
     if mode == "postback":
@@ -102,7 +114,8 @@ def child_floor(staging: str, mode: str) -> dict:
         body = gzip.compress(b"".join(items), compresslevel=level, mtime=0)
     events += len(items)
     del body
-    return {"events": events, "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds, "wall_started": wall_started, "wall_finished": wall_started + seconds}
 
 
 def _sink(mode: str, url: str):
@@ -129,8 +142,7 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     sink = _sink(mode, url)
     event_filter = EventFilter(event_types=tuple(event_types or ()))
     if wait_for_go:
-        print("ready", flush=True)
-        sys.stdin.readline()
+        _wait_for_go()
     started = time.perf_counter()
     wall_started = time.time()
     area = StagingArea.from_url(staging)
@@ -267,8 +279,9 @@ def project_run(url: str, staging: str, mode: str, ledger: str) -> dict:
     return run_child("project", staging=staging, mode=mode, url=url, ledger=ledger)
 
 
-def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
-    """Two workers, pinned to a core each, each delivering its share of the event-type groups."""
+def split_in_two(staging: str) -> tuple[list[list[str]], list[int], int]:
+    """The event-type groups of `plan_event_type_groups` dealt to 2 workers by bytes, heaviest first: the
+    two shares of event types, their bytes, and the number of groups."""
     from airflow_braze_td.currents.staging import StagingArea
     from airflow_braze_td.delivery.pipeline import plan_event_type_groups
 
@@ -284,9 +297,14 @@ def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
         lighter = loads.index(min(loads))
         shares[lighter].extend(group)
         loads[lighter] += sum(sizes[t] for t in group)
+    return shares, loads, len(groups)
+
+
+def run_pair(kind: str, shares: list[list[str]], **params: object) -> dict:
+    """Two `kind` children, pinned to a core each, each on its share of the event types, started together.
+    Their time is from the first start to the last finish."""
     workers = [
-        subprocess.Popen(_child_command("project", staging=staging, mode=mode, url=url, ledger=ledger, core=core,
-                                        event_types=share, wait_for_go=True),
+        subprocess.Popen(_child_command(kind, **params, core=core, event_types=share, wait_for_go=True),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for core, share in enumerate(shares)
     ]
@@ -300,12 +318,22 @@ def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
     for worker in workers:
         out, _ = worker.communicate(timeout=1800)
         if worker.returncode != 0:
-            raise RuntimeError("a scale-out worker failed")
+            raise RuntimeError(f"a {kind} worker of a pair failed")
         results.append(json.loads(out.strip().splitlines()[-1]))
     seconds = max(r["wall_finished"] for r in results) - min(r["wall_started"] for r in results)
-    return {"events": sum(r["events"] for r in results), "sent": sum(r["sent"] for r in results),
-            "seconds": seconds, "groups": len(groups), "split_bytes": loads,
-            "worker_seconds": [r["seconds"] for r in results], "worker_cpu": [(r["cpu_user"], r["cpu_system"]) for r in results], "worker_events": [r["events"] for r in results]}
+    return {"events": sum(r["events"] for r in results), "seconds": seconds, "workers": results}
+
+
+def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
+    """Two workers, pinned to a core each, each delivering its share of the event-type groups."""
+    shares, loads, groups = split_in_two(staging)
+    pair = run_pair("project", shares, staging=staging, mode=mode, url=url, ledger=ledger)
+    results = pair["workers"]
+    return {"events": pair["events"], "sent": sum(r["sent"] for r in results),
+            "seconds": pair["seconds"], "groups": groups, "split_bytes": loads,
+            "worker_seconds": [r["seconds"] for r in results],
+            "worker_cpu": [(r["cpu_user"], r["cpu_system"]) for r in results],
+            "worker_events": [r["events"] for r in results]}
 
 
 def measure(events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
@@ -324,6 +352,10 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     n_tree, m_tree, big_tree = str(work / "staging-n"), str(work / "memory-m"), str(work / "memory-4m")
 
     floor = {mode: run_child("floor", staging=n_tree, mode=mode) for mode in MODES}
+    # What 2 cores give the floor itself, split as the 2 workers are: the most the project could scale by here.
+    shares, _, _ = split_in_two(n_tree)
+    floor_pair = min((run_pair("floor", shares, staging=n_tree, mode=scale_mode) for _ in range(RECEIVER_ATTEMPTS)),
+                     key=lambda run: run["seconds"])
     project = {mode: with_server("emulator", project_run, n_tree, mode, str(work / f"ledger-{mode}"))
                for mode in MODES}
     baseline = with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
@@ -366,6 +398,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         "scale_2_workers_eps": eps(two_receiving),
         "project_eps_minimal_receiver": eps(one_receiving),
         "scale_2_workers_emulator": eps(scale) / project_eps[scale_mode],
+        "floor_scale_2_cores": eps(floor_pair) / floor_by_mode[scale_mode],
         "scale_2_workers_emulator_eps": eps(scale),
         "emulator_capacity_eps": {mode: capacity[mode]["events_per_s"] for mode in MODES},
         "memory_mode": memory_mode,
@@ -376,6 +409,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
         "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},
                     "baseline": baseline["seconds"], "scale_2_workers": two_receiving["seconds"],
+                    "floor_2_cores": floor_pair["seconds"],
                     "minimal_receiver_1_worker": one_receiving["seconds"],
                     "minimal_receiver_attempts": {"1_worker": [run["seconds"] for run in ones],
                                                   "2_workers": [run["seconds"] for run in twos]},
@@ -386,6 +420,8 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     for mode in MODES:
         rows.append((f"floor {mode} (decode + serialise{' + gzip' if mode == 'import' else ''})",
                      floor[mode]["events"], floor[mode]["seconds"], floor_by_mode[mode], "1 core"))
+    rows.append((f"floor {scale_mode}, 2 processes", floor_pair["events"], floor_pair["seconds"], eps(floor_pair),
+                 "pinned to a core each, split as the 2 workers are"))
     for mode in MODES:
         rows.append((f"project {mode}", project[mode]["events"], project[mode]["seconds"], project_eps[mode],
                      f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB"))
@@ -424,7 +460,8 @@ def print_report(result: dict, rows: list[tuple]) -> None:
     for mode in MODES:
         print(f"project/baseline {mode:<9} {result['project_vs_baseline'][mode]:.2f}")
     print(f"2 workers/1 worker ({result['scale_mode']}) {result['scale_2_workers']:.2f} against the minimal receiver, "
-          f"{result['scale_2_workers_emulator']:.2f} against the emulator")
+          f"{result['scale_2_workers_emulator']:.2f} against the emulator; the floor itself scales "
+          f"{result['floor_scale_2_cores']:.2f} on 2 cores")
     rss, counted = result["peak_rss_mb"], result["memory_events"]
     print(f"peak RSS ({result['memory_mode']}): {counted['n']:,} events {rss['n']:.0f} MB, {counted['4n']:,} events "
           f"{rss['4n']:.0f} MB ({(rss['4n'] / rss['n'] - 1) * 100:+.1f} %); the 4x tree keeps the events per hour "

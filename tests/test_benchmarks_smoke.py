@@ -30,6 +30,7 @@ def test_throughput_quick_writes_every_figure(tmp_path):
     assert set(result["project_vs_baseline"]) == {"postback", "import"}
     assert set(result["peak_rss_mb"]) == {"n", "4n"}
     assert result["floor_eps"] > 0 and result["baseline_eps"] > 0 and result["scale_2_workers"] > 0
+    assert result["floor_scale_2_cores"] > 0
 
 
 @pytest.mark.timeout(300)
