@@ -244,7 +244,7 @@ class Delivery:
         sender = _Sender(self.settings.requests_in_flight or self.sink.requests_in_flight)
         try:
             with _fewer_collections:
-                for bundle in self._bundles(todo, known):
+                for bundle in self._bundles(todo, delivering, known):
                     self._claim_and_deliver(bundle, sender)
                     done += len(bundle)
                     self._log_progress(done, len(ordered))
@@ -278,7 +278,8 @@ class Delivery:
         progress = self.ledger.progress(staged)
         return progress is not None and progress.finished and progress.generation == self.settings.generation
 
-    def _bundles(self, todo: list[StagedFile], known: dict[str, FileState]) -> Iterator[list[StagedFile]]:
+    def _bundles(self, todo: list[StagedFile], delivering: frozenset[str],
+                 known: dict[str, FileState]) -> Iterator[list[StagedFile]]:
         """Bundles in delivery order. Open bundles that hold pending files come whole and as they were, each at
         its place in that order; between them come new bundles of one event type each, growing, never reaching
         past the next open bundle.
@@ -286,8 +287,11 @@ class Delivery:
         A retry must read the files in the order the failed try did: several bundles can be unfinished at a
         kill (one read while the one before is sent), and read in another order, dedupe would keep a
         duplicate in a different bundle, so batches already sent would not be the ones rebuilt.
+
+        `delivering` holds the identities of `todo`; only the files of resumed bundles (usually none) get a
+        set of their own, as a second set of every pending identity weighs as much as the first.
         """
-        pending = {staged.identity for staged in todo}
+        taken: set[str] = set()
         resumed: list[list[StagedFile]] = []
         for bundle, details in self.ledger.open_bundles():
             members = [StagedFile.from_dict(item) for item in details.get("files", ())]
@@ -296,11 +300,12 @@ class Delivery:
                 continue
             same_settings = (details.get("fingerprint"), details.get("generation")) == (
                 self.fingerprint, self.settings.generation)
-            if same_settings and pending.intersection(member.identity for member in members):
-                pending.difference_update(member.identity for member in members)
+            if same_settings and any(member.identity in delivering and member.identity not in taken
+                                     for member in members):
+                taken.update(member.identity for member in members)
                 resumed.append(members)
         resumed.sort(key=lambda members: members[0].sort_key, reverse=True)
-        rest = [staged for staged in todo if staged.identity in pending]
+        rest = [staged for staged in todo if staged.identity not in taken] if taken else todo
         size = 1
         start = 0
         while start < len(rest) or resumed:
