@@ -36,16 +36,20 @@ _KEY = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False, repr=False)
 class StagedFile:
     """One staged object, as the listing found it.
 
-    A listing holds one per staged file (tens of thousands), so it is slotted and `parse_key` shares its
-    small strings. `identity` and `queue_hour_timestamp` are computed once here, because the delivery path
-    reads them for every file, several times.
+    A listing holds one per staged file (tens of thousands), so it is slotted and shares what files repeat:
+    `parse_key` shares its small strings, and the key is kept as its folder (one string for the dozens of
+    files of an event type's hour) and the file's own name, which is half the key or less. `identity` and
+    `queue_hour_timestamp` are computed once here, because the delivery path reads them for every file,
+    several times.
     """
 
-    key: str
+    # The key up to and including its last "/", shared, and the rest: `key` joins them.
+    _folder: str
+    _name: str
     event_type: str
     queue_hour: pendulum.DateTime
     layout: str
@@ -54,22 +58,60 @@ class StagedFile:
     partition: int
     offset: int
     size: int
-    etag: str | None = None
-    mtime: float | None = None
+    etag: str | None
+    mtime: float | None
     # Stable id of this exact object: key plus size and etag, so a rewritten object is noticed.
-    identity: str = field(init=False, repr=False, compare=False)
+    identity: str = field(compare=False)
     # `queue_hour` in UTC seconds (pendulum computes `int_timestamp` anew on every access).
-    queue_hour_timestamp: int = field(init=False, repr=False, compare=False)
+    queue_hour_timestamp: int = field(compare=False)
 
-    def __post_init__(self) -> None:
-        identity = hashlib.sha256(f"{self.key}\0{self.size}\0{self.etag or ''}".encode()).hexdigest()[:32]
-        object.__setattr__(self, "identity", identity)
-        object.__setattr__(self, "queue_hour_timestamp", _hour_timestamp(self.queue_hour))
+    def __init__(
+        self,
+        key: str,
+        event_type: str,
+        queue_hour: pendulum.DateTime,
+        layout: str,
+        schema_version: str | None,
+        environment: str | None,
+        partition: int,
+        offset: int,
+        size: int,
+        etag: str | None = None,
+        mtime: float | None = None,
+    ) -> None:
+        cut = key.rfind("/") + 1
+        values = {
+            "_folder": sys.intern(key[:cut]),
+            "_name": key[cut:],
+            "event_type": event_type,
+            "queue_hour": queue_hour,
+            "layout": layout,
+            "schema_version": schema_version,
+            "environment": environment,
+            "partition": partition,
+            "offset": offset,
+            "size": size,
+            "etag": etag,
+            "mtime": mtime,
+            "identity": hashlib.sha256(f"{key}\0{size}\0{etag or ''}".encode()).hexdigest()[:32],
+            "queue_hour_timestamp": _hour_timestamp(queue_hour),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
+        return f"StagedFile({shown})"
+
+    @property
+    def key(self) -> str:
+        """The object's key, relative to the staging root."""
+        return self._folder + self._name
 
     @property
     def format(self) -> str:
         """`avro` or `json`: how `decode.iter_records` reads the file."""
-        return "avro" if self.key.endswith(".avro") else "json"
+        return "avro" if self._name.endswith(".avro") else "json"
 
     @property
     def sort_key(self) -> tuple:
@@ -95,6 +137,10 @@ class StagedFile:
     @classmethod
     def from_dict(cls, value: dict) -> StagedFile:
         return cls(**{**value, "queue_hour": pendulum.parse(value["queue_hour"])})
+
+
+_REPR_FIELDS = ("key", "event_type", "queue_hour", "layout", "schema_version", "environment", "partition", "offset",
+                "size", "etag", "mtime")
 
 
 def parse_key(key: str, *, size: int = 0, etag: str | None = None, mtime: float | None = None) -> StagedFile | None:
