@@ -41,15 +41,16 @@ class StagedFile:
     """One staged object, as the listing found it.
 
     A listing holds one per staged file (tens of thousands), so it is slotted and shares what files repeat:
-    `parse_key` shares its small strings, and the key is kept as its folder (one string for the dozens of
-    files of an event type's hour) and the file's own name, which is half the key or less. `identity` and
-    `queue_hour_timestamp` are computed once here, because the delivery path reads them for every file,
+    `parse_key` shares its small strings, and the key is kept in two parts, a head shared by the dozens of
+    files of a folder (an event type's hour) and the file's own tail, a twentieth of the key. `identity`
+    and `queue_hour_timestamp` are computed once here, because the delivery path reads them for every file,
     several times.
     """
 
-    # The key up to and including its last "/", shared, and the rest: `key` joins them.
-    _folder: str
-    _name: str
+    # The key up to and including the first "+" of its file name (`<connector prefix>+<partition>+<offset>`,
+    # so the same for every file of a folder), shared, and the rest: `key` joins them.
+    _head: str
+    _tail: str
     event_type: str
     queue_hour: pendulum.DateTime
     layout: str
@@ -79,10 +80,11 @@ class StagedFile:
         etag: str | None = None,
         mtime: float | None = None,
     ) -> None:
-        cut = key.rfind("/") + 1
+        name_start = key.rfind("/") + 1
+        cut = key.find("+", name_start) + 1 or name_start
         values = {
-            "_folder": sys.intern(key[:cut]),
-            "_name": key[cut:],
+            "_head": sys.intern(key[:cut]),
+            "_tail": key[cut:],
             "event_type": event_type,
             "queue_hour": queue_hour,
             "layout": layout,
@@ -106,12 +108,12 @@ class StagedFile:
     @property
     def key(self) -> str:
         """The object's key, relative to the staging root."""
-        return self._folder + self._name
+        return self._head + self._tail
 
     @property
     def format(self) -> str:
         """`avro` or `json`: how `decode.iter_records` reads the file."""
-        return "avro" if self._name.endswith(".avro") else "json"
+        return "avro" if self._tail.endswith(".avro") else "json"
 
     @property
     def sort_key(self) -> tuple:
