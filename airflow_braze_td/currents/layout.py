@@ -41,10 +41,10 @@ class StagedFile:
     """One staged object, as the listing found it.
 
     A listing holds one per staged file (tens of thousands), so it is slotted and shares what files repeat:
-    `parse_key` shares its small strings, and the key is kept in two parts, a head shared by the dozens of
-    files of a folder (an event type's hour) and the file's own tail, a twentieth of the key. `identity`
-    and `queue_hour_timestamp` are computed once here, because the delivery path reads them for every file,
-    several times.
+    `parse_key` shares its small strings, and the key is kept in two parts: a head shared by the dozens of
+    files of a folder (an event type's hour), and the file's own tail, a few characters such as `3+123.avro`
+    of a key of about 200. `identity` and `queue_hour_timestamp` are computed once here, because the
+    delivery path reads them for every file, several times.
     """
 
     # The key up to and including the first "+" of its file name (`<connector prefix>+<partition>+<offset>`,
@@ -102,6 +102,7 @@ class StagedFile:
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
+        """The key whole, then the parsed fields."""
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
         return f"StagedFile({shown})"
 
