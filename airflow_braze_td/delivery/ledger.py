@@ -18,8 +18,10 @@ workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus si
     discarded/<name>.json          quarantine records a person dropped with `braze-td requeue --discard`
     replays/<generation>.json      what a deliberate replay covered
 
-Every object is written whole (temp name, then rename), so a worker killed mid-write never leaves a
-half-written record behind. The one exception is the acknowledgement journal: a postback records every
+Every object is written whole, so a worker killed mid-write never leaves a half-written record behind: on
+a file system under a temporary name, then renamed; on object storage (S3, GCS, Azure Blob) straight to its
+name, since an upload only becomes the object when it completes, and there a rename would be a copy and a
+delete more per write. The one exception is the acknowledgement journal: a postback records every
 acknowledged batch before the next is sent, and rewriting the progress object each time cost a tenth of
 the delivery's time on a local disk, so there an acknowledgement is one appended line (a killed worker
 leaves at most a torn last line, which is ignored: that batch is sent again). Object storage cannot
@@ -50,6 +52,9 @@ FIRST_GENERATION = "0"
 _BUNDLE_STATE = "bundle"
 _BUNDLE_IDS = ".bids"
 _ACKS = ".acks"
+# fsspec protocols whose uploads become visible whole or not at all (S3 PUT or multipart completion, GCS
+# upload finalisation, Azure block-list commit, the in-memory filesystem's commit on close).
+_WHOLE_UPLOAD_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "memory"})
 
 
 class LedgerNotWritableError(OSError):
@@ -102,6 +107,8 @@ class Ledger:
         self._indexed: set[str] = set()
         self._bundle_index: dict[str, tuple[float, FileState]] = {}
         self._appendable = isinstance(fs, LocalFileSystem)
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        self._uploads_whole = not protocols.isdisjoint(_WHOLE_UPLOAD_PROTOCOLS)
         self._journals: dict[str, IO[bytes]] = {}
 
     @classmethod
@@ -116,12 +123,17 @@ class Ledger:
         return "/".join((self.root, *parts))
 
     def _write(self, path: str, data: bytes) -> None:
-        temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+        """Write one object whole: straight to its name where uploads are whole, else by a rename."""
         folder = path.rsplit("/", 1)[0]
         try:
             if folder not in self._made:
                 self.fs.makedirs(folder, exist_ok=True)
                 self._made.add(folder)
+            if self._uploads_whole:
+                with self.fs.open(path, "wb") as out:
+                    out.write(data)
+                return
+            temporary = f"{path}.tmp-{uuid.uuid4().hex}"
             with self.fs.open(temporary, "wb") as out:
                 out.write(data)
             self.fs.mv(temporary, path)

@@ -10,6 +10,7 @@ import orjson
 import pendulum
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
@@ -249,6 +250,40 @@ def test_another_workers_states_and_claims_are_seen_through_a_listing_cache(stag
     theirs.claim_files(files[:1], "them", 600)
     assert mine.file_states([files[0].identity], files[0].event_type)[files[0].identity].state == DELIVERED
     assert mine.claim_files(files[:1], "me", 600) == ([], None)
+
+
+class _ObjectStore(MemoryFileSystem):
+    """Object storage as fsspec presents it (an upload lands whole on close), with its own objects, counting
+    renames: on S3, GCS or Azure each is a copy and a delete."""
+
+    cachable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict = {}
+        self.pseudo_dirs = [""]
+        self.renames = 0
+
+    def mv(self, *args, **kwargs):
+        self.renames += 1
+        return super().mv(*args, **kwargs)
+
+
+def test_on_object_storage_the_ledger_writes_each_object_straight_to_its_name(staged_tree, emulator):
+    root, _ = staged_tree
+    area = StagingArea.from_url(str(root))
+    files = area.list().files
+    store = _ObjectStore()
+    ledger = Ledger(store, "/ledger")
+    summary = Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(target="postback:braze"),
+                       "run").run(files)
+    assert summary.files_delivered == len(files)
+    assert set(delivered_ids(emulator)) == set(eligible_ids(root))
+    assert store.renames == 0 and not [path for path in store.store if ".tmp-" in path]
+    assert {state.state for state in Ledger(store, "/ledger").file_states().values()} == {DELIVERED}
+    again = Delivery(area, sink_for(emulator, "postback"), Ledger(store, "/ledger"),
+                     DeliverySettings(target="postback:braze"), "run-2").run(files)
+    assert again.files_already_delivered == len(files) and again.batches == 0
 
 
 def test_a_retry_reads_unfinished_bundles_in_the_order_the_failed_try_did(emulator, tmp_path):
