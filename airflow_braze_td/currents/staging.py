@@ -16,7 +16,7 @@ import pendulum
 
 from airflow_braze_td.currents.decode import BadEvent, iter_events
 from airflow_braze_td.currents.events import EventTypeSelector
-from airflow_braze_td.currents.layout import StagedFile, parse_key
+from airflow_braze_td.currents.layout import StagedFile, key_event_type, parse_key
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,9 @@ class StagingArea:
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         return f"{protocol}://{self.root}/{key}" if key else f"{protocol}://{self.root}"
 
-    def list(self) -> Listing:
-        """Parse every object under the prefix; report the ones that match no layout."""
+    def list(self, event_types: EventTypeSelector | None = None) -> Listing:
+        """Parse every object under the prefix (of `event_types` only, when given: a mapped task keeps just
+        its share of a big prefix); report the ones that match no layout."""
         if not self.fs.exists(self.root):
             raise StagingNotFoundError(f"staging prefix {self.url_of('')} does not exist")
         if not self.fs.isdir(self.root):
@@ -87,6 +88,10 @@ class StagingArea:
             if info.get("type") == "directory":
                 continue
             key = path[len(prefix):] if path.startswith(prefix) else path
+            if event_types is not None:
+                event_type = key_event_type(key)
+                if event_type is not None and not event_types(event_type):
+                    continue
             staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
             if staged is None:
                 unmatched.append(key)

@@ -145,7 +145,7 @@ def log_not_due(files: list[StagedFile], now: pendulum.DateTime) -> None:
 def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSelector | None = None,
                loss_window_hours: float = 48.0, now: pendulum.DateTime | None = None) -> LagReport:
     """One staging listing plus one ledger listing -> the lag report."""
-    return measure_lag(staging.list(), ledger.states(), now=now, event_types=event_types,
+    return measure_lag(staging.list(event_types), ledger.states(), now=now, event_types=event_types,
                        loss_window_hours=loss_window_hours)
 
 

@@ -238,7 +238,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
             return _due([StagedFile.from_dict(item) for item in self.files], now)
         until = _as_time(self.until) or context.get("data_interval_end") or now
         try:
-            listing = staging.list()
+            listing = staging.list(event_filter.selector)
         except StagingNotFoundError as error:
             raise self._settings_error(
                 ledger, f"{error}: check staging_url, and the bucket and prefix of the Currents integration in Braze"
@@ -282,5 +282,5 @@ def list_pending_groups(
     staging = CurrentsExportHook(staging_url, staging_conn_id).staging
     ledger = ledger_at(ledger_url, ledger_conn_id)
     selector = EventFilter(event_types=tuple(event_types or ())).selector
-    files = pending_files(staging.list(), ledger.states(), event_types=selector, until=_as_time(until))
+    files = pending_files(staging.list(selector), ledger.states(), event_types=selector, until=_as_time(until))
     return plan_event_type_groups(files, target_group_bytes)

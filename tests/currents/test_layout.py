@@ -8,6 +8,7 @@ import logging
 import pendulum
 import pytest
 
+from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.currents.layout import StagedFile, parse_key, staged_key
 from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
 
@@ -91,6 +92,21 @@ def test_listing_reports_unmatched_keys(tmp_path, caplog) -> None:
     assert listing.unmatched == ["currents/_SUCCESS", "stray/notes.txt"]
     assert "2 object(s)" in caplog.text and "stray/notes.txt" in caplog.text
     assert all(staged.size == 5 and staged.mtime for staged in listing.files)
+
+
+def test_a_listing_for_some_event_types_keeps_only_their_files_and_still_reports_stray_keys(tmp_path) -> None:
+    hour = pendulum.datetime(2026, 11, 30, 9, tz="UTC")
+    types = ("users.messages.email.Open", "users.messages.email.Send", "users.behaviors.CustomEvent")
+    for offset, event_type in enumerate(types * 2):
+        path = tmp_path / staged_key(event_type=event_type, queue_hour=hour, partition=0, offset=offset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    (tmp_path / "stray.txt").write_bytes(b"x")
+    area = StagingArea.from_url(str(tmp_path))
+    every = area.list()
+    email = area.list(EventTypeSelector(["users.messages.email.*"]))
+    assert email.files == [staged for staged in every.files if staged.event_type.startswith("users.messages.email.")]
+    assert len(email.files) == 4 and email.unmatched == every.unmatched == ["stray.txt"]
 
 
 def test_listing_a_missing_prefix_is_a_clear_error(tmp_path) -> None:
