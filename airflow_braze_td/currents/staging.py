@@ -81,6 +81,7 @@ class StagingArea:
         files: list[StagedFile] = []
         unmatched: list[str] = []
         prefix = self.root + "/"
+        choosing = event_types is not None and bool(event_types.patterns)
         # Each info dict is dropped as soon as it is parsed: together they weigh more than the files parsed
         # from them, and both at once made the peak memory of a listing grow twice as fast as its files.
         while found:
@@ -88,7 +89,7 @@ class StagingArea:
             if info.get("type") == "directory":
                 continue
             key = path[len(prefix):] if path.startswith(prefix) else path
-            if event_types is not None:
+            if choosing:
                 event_type = key_event_type(key)
                 if event_type is not None and not event_types(event_type):
                     continue
