@@ -24,9 +24,7 @@ from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_
 from airflow_braze_td.hooks.currents import CurrentsExportHook
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
 from airflow_braze_td.treasure_data.errors import TDError
-from airflow_braze_td.treasure_data.sinks import Sink
-
-MODES = ("postback", "import", "ingest")
+from airflow_braze_td.treasure_data.sinks import MODES, Sink
 
 
 def ledger_at(url: str, conn_id: str | None = None) -> Ledger:

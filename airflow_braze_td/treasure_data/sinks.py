@@ -44,7 +44,6 @@ from airflow_braze_td.treasure_data.rows import TableRouter, flatten_event, vali
 
 log = logging.getLogger(__name__)
 
-MODES = ("postback", "import", "ingest")
 _EVENTS_OPEN, _EVENTS_CLOSE = b'{"events":[', b"]}"
 _ENVELOPE_BYTES = len(_EVENTS_OPEN) + len(_EVENTS_CLOSE)
 POSTBACK_MAX_BODY = 1_048_064  # records.in postback answers 413 above this; stay strictly below it
@@ -424,6 +423,7 @@ def _receipts(response: requests.Response, expected: int) -> list[Any]:
 
 # The sink class of each mode.
 SINK_CLASSES: dict[str, type[Sink]] = {"postback": PostbackSink, "import": ImportSink, "ingest": IngestSink}
+MODES = tuple(SINK_CLASSES)
 
 
 def make_sink(
