@@ -324,9 +324,9 @@ def run_pair(kind: str, shares: list[list[str]], **params: object) -> dict:
     return {"events": sum(r["events"] for r in results), "seconds": seconds, "workers": results}
 
 
-def scale_out(url: str, staging: str, mode: str, ledger: str) -> dict:
-    """Two workers, pinned to a core each, each delivering its share of the event-type groups."""
-    shares, loads, groups = split_in_two(staging)
+def scale_out(url: str, split: tuple[list[list[str]], list[int], int], staging: str, mode: str, ledger: str) -> dict:
+    """Two workers, pinned to a core each, each delivering its share (`split_in_two`) of the event-type groups."""
+    shares, loads, groups = split
     pair = run_pair("project", shares, staging=staging, mode=mode, url=url, ledger=ledger)
     results = pair["workers"]
     return {"events": pair["events"], "sent": sum(r["sent"] for r in results),
@@ -353,8 +353,8 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
 
     floor = {mode: run_child("floor", staging=n_tree, mode=mode) for mode in MODES}
     # What 2 cores give the floor itself, split as the 2 workers are: the most the project could scale by here.
-    shares, _, _ = split_in_two(n_tree)
-    floor_pair = run_pair("floor", shares, staging=n_tree, mode=scale_mode)
+    split = split_in_two(n_tree)
+    floor_pair = run_pair("floor", split[0], staging=n_tree, mode=scale_mode)
     project = {mode: with_server("emulator", project_run, n_tree, mode, str(work / f"ledger-{mode}"))
                for mode in MODES}
     baseline = with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
@@ -362,13 +362,13 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     capacity = {mode: with_server("emulator", lambda url, m=mode: run_child("emulator", url=url, mode=m,
                                                                              requests_count=capacity_requests))
                 for mode in MODES}
-    scale = with_server("emulator", scale_out, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
+    scale = with_server("emulator", scale_out, split, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
     # The ratio of two short runs on a noisy machine: 1 and 2 workers twice each, interleaved, best of each.
     ones, twos = [], []
     for attempt in range(RECEIVER_ATTEMPTS):
         ones.append(with_server("receiver", project_run, n_tree, scale_mode,
                                 str(work / f"ledger-receiver-1-{attempt}")))
-        twos.append(with_server("receiver", scale_out, n_tree, scale_mode,
+        twos.append(with_server("receiver", scale_out, split, n_tree, scale_mode,
                                 str(work / f"ledger-receiver-2-{attempt}"), pin=False))
     one_receiving = min(ones, key=lambda run: run["seconds"])
     two_receiving = min(twos, key=lambda run: run["seconds"])
