@@ -118,7 +118,8 @@ class StagedFile:
 
     @property
     def sort_key(self) -> tuple:
-        """Canonical delivery order: queue hour, then event type, partition and offset."""
+        """Canonical order of listings: queue hour, then event type, partition and offset (the delivery reorders
+        by day and event type: `delivery.pipeline.delivery_order`)."""
         return (self.queue_hour, self.event_type, self.partition, self.offset, self.key)
 
     def to_dict(self) -> dict:

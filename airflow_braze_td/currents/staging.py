@@ -38,7 +38,7 @@ class Listing:
         since: pendulum.DateTime | None = None,
         until: pendulum.DateTime | None = None,
     ) -> list[StagedFile]:
-        """Files of the selected event types whose queue hour is in `[since, until)`, in delivery order."""
+        """Files of the selected event types whose queue hour is in `[since, until)`, in queue-hour order."""
         selector = event_types if isinstance(event_types, EventTypeSelector) else EventTypeSelector(event_types)
         chosen = [
             staged

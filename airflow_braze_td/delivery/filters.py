@@ -90,7 +90,7 @@ class DedupeWindow:
         self.hours = hours
         self._load = load
         self._seen: dict[tuple[str, int], set[str]] = {}
-        self._evicted_for = -1
+        self._evicted_for: dict[str, int] = {}
 
     def _hour_set(self, event_type: str, hour: int) -> set[str]:
         key = (event_type, hour)
@@ -117,10 +117,14 @@ class DedupeWindow:
 
         return is_duplicate
 
-    def evict_before(self, hour: int) -> None:
-        """Forget hours that no later file (read in queue-hour order) can reach, to bound memory."""
-        if hour <= self._evicted_for:
+    def evict_before(self, event_type: str, hour: int) -> None:
+        """Forget the event type's hours that no later file of that type can reach, to bound memory.
+
+        Per event type, because files are read hour by hour within each type, not across types: another
+        type may still be at an earlier hour, with ids of this run that the ledger does not have yet.
+        """
+        if hour <= self._evicted_for.get(event_type, -1):
             return
-        self._evicted_for = hour
-        for key in [key for key in self._seen if key[1] < hour - self.hours]:
+        self._evicted_for[event_type] = hour
+        for key in [key for key in self._seen if key[0] == event_type and key[1] < hour - self.hours]:
             del self._seen[key]

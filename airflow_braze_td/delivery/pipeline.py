@@ -1,13 +1,14 @@
 """deliver(files) -> summary: read, filter, dedupe, transform, batch and send staged files through one sink,
 recording progress in the ledger after acknowledged batches.
 
-Files are delivered in bundles: consecutive files (in delivery order) read as one stream, with one claim,
+Files are delivered in bundles: consecutive files (in `delivery_order`) read as one stream, with one claim,
 batches that span the files, and one ledger commit when the bundle is done. Braze closes a file every
 5 minutes per partition, so a busy workspace stages thousands of small files an hour, and per-file claims,
 requests and ledger writes would cost more than the events. A bundle holds one event type, so a failure on
-one type's table never holds back another type's files, and no batch mixes event types. Bundles grow from
-one file (so concurrent runs share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big
-file is a bundle of its own.
+one type's table never holds back another type's files, and no batch mixes event types; it may span the
+hours of one UTC day, so a backlog of a small event type is one bundle a day, not one an hour. Bundles grow
+from one file (so concurrent runs share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a
+big file is a bundle of its own.
 
 A retry resumes from the ledger: a bundle of several files is marked open before its first batch, so any
 later run rebuilds it from the same files in the same order, skips the batches already acknowledged, and
@@ -118,8 +119,19 @@ class DeliverySummary:
 
 BUNDLE_MAX_FILES = 512
 BUNDLE_MAX_BYTES = 8 << 20
+DELIVERY_DAY_SECONDS = 24 * 3600
 IDEMPOTENT_CHECKPOINT_SECONDS = 1.0
 SEND_QUEUE_DEPTH = 2
+
+
+def delivery_order(staged: StagedFile) -> tuple:
+    """Oldest UTC day first; within a day, one event type at a time, hour by hour.
+
+    A day's files of one event type are consecutive, so a small type's backlog fills one bundle (one claim,
+    one commit, full batches) rather than one per hour, and a backlog of several days still goes oldest
+    day first. Each event type's files stay in queue-hour order, which is what dedupe relies on.
+    """
+    return (staged.queue_hour_timestamp // DELIVERY_DAY_SECONDS, staged.event_type, staged.sort_key)
 
 
 @dataclass
@@ -229,7 +241,7 @@ class Delivery:
     def run(self, files: list[StagedFile]) -> DeliverySummary:
         self.ledger.check_writable()
         self._started = self._last_progress = time.monotonic()
-        ordered = sorted(files, key=lambda staged: staged.sort_key)
+        ordered = sorted(files, key=delivery_order)
         known = self.ledger.file_states()
         todo = [staged for staged in ordered if not self._already_done(staged, known.get(staged.identity))]
         # Ids the ledger holds for files this run (re)delivers are not "seen": a try killed after saving a
@@ -304,21 +316,21 @@ class Delivery:
                                      for member in members):
                 taken.update(member.identity for member in members)
                 resumed.append(members)
-        resumed.sort(key=lambda members: members[0].sort_key, reverse=True)
+        resumed.sort(key=lambda members: delivery_order(members[0]), reverse=True)
         rest = [staged for staged in todo if staged.identity not in taken] if taken else todo
         size = 1
         start = 0
         while start < len(rest) or resumed:
-            if resumed and (start == len(rest) or resumed[-1][0].sort_key < rest[start].sort_key):
+            if resumed and (start == len(rest) or delivery_order(resumed[-1][0]) < delivery_order(rest[start])):
                 members = resumed.pop()
                 log.info("Resuming an open bundle of %d file(s), from %s", len(members), members[0].key)
                 yield members
                 continue
-            limit = resumed[-1][0].sort_key if resumed else None
+            limit = delivery_order(resumed[-1][0]) if resumed else None
             end, nbytes = start + 1, rest[start].size
             while (end < len(rest) and end - start < size and nbytes + rest[end].size <= BUNDLE_MAX_BYTES
                    and rest[end].event_type == rest[start].event_type
-                   and (limit is None or rest[end].sort_key < limit)):
+                   and (limit is None or delivery_order(rest[end]) < limit)):
                 nbytes += rest[end].size
                 end += 1
             yield rest[start:end]
@@ -401,7 +413,7 @@ class Delivery:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
         hour = staged.queue_hour_timestamp // 3600
-        self.dedupe.evict_before(hour)
+        self.dedupe.evict_before(staged.event_type, hour)
         is_duplicate = self.dedupe.checker(staged.event_type, hour)
         reason_to_drop = self.settings.event_filter.reason_to_drop
         transform = self.settings.transform.apply if self.settings.transform else None

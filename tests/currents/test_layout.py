@@ -138,7 +138,7 @@ def test_staged_files_are_slotted_and_share_their_repeated_strings() -> None:
         assert getattr(first, name) is getattr(second, name), name
 
 
-def test_listing_is_in_delivery_order_whatever_order_storage_lists_in(tmp_path) -> None:
+def test_listing_is_in_queue_hour_order_whatever_order_storage_lists_in(tmp_path) -> None:
     hours = [pendulum.datetime(2026, 11, 30, hour, tz="UTC") for hour in (5, 3, 4)]
     for hour in hours:
         for event_type in ("users.messages.email.Send", "users.behaviors.Purchase"):

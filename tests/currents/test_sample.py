@@ -33,7 +33,7 @@ class ReadFile:
 
 
 def read_tree(url: str) -> list[ReadFile]:
-    """Every file under `url`, parsed as a key and decoded by fastavro, in canonical delivery order."""
+    """Every file under `url`, parsed as a key and decoded by fastavro, in canonical listing order."""
     fs, root = fsspec.core.url_to_fs(url)
     root = root.rstrip("/")
     out = []

@@ -1,4 +1,4 @@
-"""`pending_files`: the unprocessed files due, of the selected event types, in delivery order."""
+"""`pending_files`: the unprocessed files due, of the selected event types, in queue-hour order."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def staged(event_type: str, hours_ago: int, offset: int) -> StagedFile:
     return parsed
 
 
-def test_pending_files_are_the_unprocessed_due_files_in_delivery_order(caplog) -> None:
+def test_pending_files_are_the_unprocessed_due_files_in_queue_hour_order(caplog) -> None:
     files = [staged(SEND, 1, 9), staged(PURCHASE, 3, 1), staged(SEND, 3, 2), staged(SEND, -2, 5),
              staged(SEND, 2, 7), staged(PURCHASE, 1, 3)]
     states = {files[0].identity: DELIVERED, files[5].identity: QUARANTINED}

@@ -5,15 +5,20 @@ from __future__ import annotations
 import gc
 import hashlib
 import threading
+from collections import Counter
 
+import orjson
+import pendulum
 import pytest
 import requests
 
+from airflow_braze_td.currents.layout import parse_key, staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.batching import BatchLimits
-from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
+from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
 from airflow_braze_td.delivery.pipeline import GC_YOUNG_THRESHOLD, Delivery, DeliverySettings, _fewer_collections
 from airflow_braze_td.emulator import Fault
+from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
 
 
@@ -162,3 +167,39 @@ def test_import_batches_go_out_several_at_a_time(staged_tree, emulator, tmp_path
     truth = {event["id"] for staged in files for event in area.iter_events(staged)
              if event["user"].get("external_user_id")}
     assert set(delivered_ids(emulator)) == truth
+
+
+def test_an_event_type_is_read_hour_by_hour_within_a_day_and_dedupe_holds_across_midnight(emulator, tmp_path):
+    """Files from 23:00 to 01:00. A day's files of one event type are read together, so one bundle spans its
+    hours; Open's 00:00 file repeats five of Open's 23:00 ids (Braze duplicates), and they are still caught
+    though Click's 00:00 and 01:00 files are read between the two."""
+    root = tmp_path / "staging"
+    midnight = pendulum.datetime(2026, 12, 1, tz="UTC")
+    click, open_ = "users.messages.email.Click", "users.messages.email.Open"
+    files = [(click, -1, range(1, 11)), (click, 0, range(11, 21)), (click, 1, range(21, 31)),
+             (open_, -1, range(31, 41)), (open_, 0, [*range(31, 36), *range(41, 51)])]
+    for offset, (event_type, hour, numbers) in enumerate(files):
+        key = staged_key(event_type=event_type, queue_hour=midnight.add(hours=hour), partition=0, offset=offset)
+        write_avro(root / key, [open_record(number) for number in numbers])
+    summary = deliver(root, emulator, tmp_path, "import")
+    assert delivered_ids(emulator) == Counter({open_record(number)["id"]: 1 for number in range(1, 51)})
+    assert summary.duplicates == 5 and summary.events_sent == 50
+    spans = []
+    for progress in (tmp_path / "ledger" / "files").glob("*.json"):
+        members = orjson.loads(progress.read_bytes()).get("members") or []
+        spans.append(sorted(parse_key(member["key"]).queue_hour.hour for member in members))
+    assert [0, 1] in spans, "Click's two hours of 1 December should make one bundle"
+
+
+def test_dedupe_forgets_old_hours_per_event_type():
+    """Reading one type's later hours must not drop another type's recent hour, whose ids of this run the
+    ledger does not have yet."""
+    window = DedupeWindow(1, lambda event_type, hour: ())
+    assert window.checker("B", 23)("late-id") is False
+    for hour in (23, 24, 25, 26):
+        window.evict_before("A", hour)
+        window.checker("A", hour)("a")
+    window.evict_before("B", 24)
+    assert window.checker("B", 24)("late-id") is True
+    window.evict_before("B", 26)
+    assert window.checker("B", 26)("late-id") is False
