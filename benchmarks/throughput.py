@@ -44,6 +44,7 @@ POSTBACK_BATCH = 100
 IMPORT_BATCH = 10_000
 MEASURE_CORE, SERVER_CORE = 0, 1
 RECEIVER_ATTEMPTS = 2
+CAPACITY_MIN_REQUESTS = 10
 
 
 # -- child processes: each measurement runs in a fresh interpreter, so peak RSS is its own --------------
@@ -192,8 +193,9 @@ def child_baseline(staging: str, url: str, max_seconds: float) -> dict:
     return {"events": events, "seconds": time.perf_counter() - started, "complete": complete}
 
 
-def child_emulator_capacity(url: str, mode: str, requests_count: int) -> dict:
-    """Requests per second the emulator answers for bodies like the sink's, from a bare keep-alive session."""
+def child_emulator_capacity(url: str, mode: str, seconds: float) -> dict:
+    """Requests per second the emulator answers for bodies like the sink's, from a bare keep-alive session,
+    over about `seconds` (an import body is stored in tens of milliseconds, a postback in ~2 ms)."""
     import gzip
 
     import msgpack
@@ -217,10 +219,12 @@ def child_emulator_capacity(url: str, mode: str, requests_count: int) -> dict:
         body = gzip.compress(row * IMPORT_BATCH, mtime=0)
         headers, method, per_request = {"Authorization": f"TD1 {KEY}"}, "PUT", IMPORT_BATCH
     started = time.perf_counter()
-    for number in range(requests_count):
-        session.request(method, url_of(number), data=body, headers=headers, timeout=60).raise_for_status()
-    seconds = time.perf_counter() - started
-    return {"requests_per_s": requests_count / seconds, "events_per_s": requests_count * per_request / seconds}
+    sent = 0
+    while sent < CAPACITY_MIN_REQUESTS or time.perf_counter() - started < seconds:
+        session.request(method, url_of(sent), data=body, headers=headers, timeout=60).raise_for_status()
+        sent += 1
+    elapsed = time.perf_counter() - started
+    return {"requests_per_s": sent / elapsed, "events_per_s": sent * per_request / elapsed}
 
 
 CHILDREN = {"floor": child_floor, "project": child_project, "baseline": child_baseline,
@@ -338,14 +342,14 @@ def scale_out(url: str, split: tuple[list[list[str]], list[int], int], staging: 
 
 
 def measure(events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
-            capacity_requests: int, scale_mode: str) -> tuple[dict, list[tuple]]:
+            capacity_seconds: float, scale_mode: str) -> tuple[dict, list[tuple]]:
     with tempfile.TemporaryDirectory(prefix="braze-td-bench-") as folder:
-        return _measure_in(Path(folder), events, hours, memory_events, codec, baseline_seconds, capacity_requests,
+        return _measure_in(Path(folder), events, hours, memory_events, codec, baseline_seconds, capacity_seconds,
                            scale_mode)
 
 
 def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
-                capacity_requests: int, scale_mode: str) -> tuple[dict, list[tuple]]:
+                capacity_seconds: float, scale_mode: str) -> tuple[dict, list[tuple]]:
     rows: list[tuple] = []
     started = time.perf_counter()
     small, memory_tree, big = stage_trees(work, events, hours, memory_events, codec)
@@ -361,7 +365,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     baseline = with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
                                                              max_seconds=baseline_seconds))
     capacity = {mode: with_server("emulator", lambda url, m=mode: run_child("emulator", url=url, mode=m,
-                                                                             requests_count=capacity_requests))
+                                                                             seconds=capacity_seconds))
                 for mode in MODES}
     scale = with_server("emulator", scale_out, split, n_tree, scale_mode, str(work / "ledger-scale"), pin=False)
     # The ratio of two short runs on a noisy machine: 1 and 2 workers twice each, interleaved, best of each.
@@ -489,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     events, hours = (20_000, 2) if args.quick else (args.events, args.hours)
     memory_events = args.memory_events or events // 4
     result, rows = measure(events, hours, memory_events, args.codec, baseline_seconds=5.0 if args.quick else 10.0,
-                           capacity_requests=50 if args.quick else 400, scale_mode=args.scale_mode)
+                           capacity_seconds=0.5 if args.quick else 5.0, scale_mode=args.scale_mode)
     print_report(result, rows)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
