@@ -13,8 +13,7 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
   and against the emulator as well; and the floor split the same way over 2 pinned processes, which is the
   most 2 cores give on this machine;
 - memory: peak RSS of the project path in a fresh process at M events and at 4M events, where the 4M tree
-  keeps the events per hour and has 4x the hours (how a bigger backlog looks); the two run side by side,
-  as their times are not compared. M is `--memory-events`,
+  keeps the events per hour and has 4x the hours (how a bigger backlog looks). M is `--memory-events`,
   by default a quarter of `--events`, so that the whole run stays within 5 minutes; the peak RSS of the
   two N-event project runs is reported too.
 
@@ -31,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pendulum
@@ -381,11 +380,8 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         if run["sent"] != project[scale_mode]["sent"]:
             raise RuntimeError(f"a scale-out run sent {run['sent']:,} events, not {project[scale_mode]['sent']:,}")
     memory_mode = max(MODES, key=lambda mode: project[mode]["peak_rss_mb"])
-    # Peak RSS needs no quiet core, so the pair runs side by side, each with its own emulator.
-    with ThreadPoolExecutor(2) as pool:
-        small_run, big_run = pool.map(
-            lambda tree, ledger: with_server("emulator", project_run, tree, memory_mode, ledger, pin=False),
-            (m_tree, big_tree), (str(work / "ledger-m"), str(work / "ledger-4m")))
+    small_run = with_server("emulator", project_run, m_tree, memory_mode, str(work / "ledger-m"))
+    big_run = with_server("emulator", project_run, big_tree, memory_mode, str(work / "ledger-4m"))
 
     eps = lambda r: r["events"] / r["seconds"]  # noqa: E731
     floor_by_mode = {mode: eps(floor[mode]) for mode in MODES}
@@ -449,7 +445,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
                      f"{capacity[mode]['requests_per_s']:,.0f} requests/s from a bare session"))
     for label, run, run_hours in (("M", small_run, hours), ("4M", big_run, 4 * hours)):
         rows.append((f"project {memory_mode}, memory {label}", run["events"], run["seconds"], eps(run),
-                     f"{run_hours} hours, peak RSS {run['peak_rss_mb']:.0f} MB (M and 4M side by side)"))
+                     f"{run_hours} hours, peak RSS {run['peak_rss_mb']:.0f} MB"))
     return result, rows
 
 
