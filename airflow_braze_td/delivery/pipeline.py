@@ -5,10 +5,10 @@ Files are delivered in bundles: consecutive files (in `delivery_order`) read as 
 batches that span the files, and one ledger commit when the bundle is done. Braze closes a file every
 5 minutes per partition, so a busy workspace stages thousands of small files an hour, and per-file claims,
 requests and ledger writes would cost more than the events. A bundle holds one event type, so a failure on
-one type's table never holds back another type's files, and no batch mixes event types; it may span the
-hours of one UTC day, so a backlog of a small event type is one bundle a day, not one an hour. Bundles grow
-from one file (so concurrent runs share the work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a
-big file is a bundle of its own.
+one type's table never holds back another type's files, and no batch mixes event types. A bundle may span
+hours: a day's files of one event type are consecutive in delivery order, so a small type's backlog makes
+about one bundle a day rather than one an hour. Bundles grow from one file (so concurrent runs share the
+work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big file is a bundle of its own.
 
 A retry resumes from the ledger: a bundle of several files is marked open before its first batch, so any
 later run rebuilds it from the same files in the same order, skips the batches already acknowledged, and
