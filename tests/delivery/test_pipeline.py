@@ -16,7 +16,13 @@ from airflow_braze_td.currents.layout import parse_key, staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.batching import BatchLimits
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
-from airflow_braze_td.delivery.pipeline import GC_YOUNG_THRESHOLD, Delivery, DeliverySettings, _fewer_collections
+from airflow_braze_td.delivery.pipeline import (
+    GC_YOUNG_THRESHOLD,
+    Delivery,
+    DeliverySettings,
+    _fewer_collections,
+    delivery_order,
+)
 from airflow_braze_td.emulator import Fault
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
@@ -203,3 +209,16 @@ def test_dedupe_forgets_old_hours_per_event_type():
     assert window.checker("B", 24)("late-id") is True
     window.evict_before("B", 26)
     assert window.checker("B", 26)("late-id") is False
+
+
+def test_delivery_order_is_oldest_day_first_then_each_event_type_hour_by_hour():
+    midnight = pendulum.datetime(2026, 12, 1, tz="UTC")
+    click, open_ = "users.messages.email.Click", "users.messages.email.Open"
+
+    def staged(event_type: str, hour: int, offset: int = 0):
+        return parse_key(staged_key(event_type=event_type, queue_hour=midnight.add(hours=hour), partition=0,
+                                    offset=offset))
+
+    expected = [staged(click, -2), staged(click, -1), staged(open_, -2), staged(open_, -1, 1), staged(open_, -1, 2),
+                staged(click, 0), staged(click, 5), staged(open_, 0), staged(open_, 23), staged(click, 24)]
+    assert sorted(reversed(expected), key=delivery_order) == expected
