@@ -12,11 +12,9 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
   workers need) compared with 1 worker against the same receiver (`--scale-attempts` interleaved runs
   each, best of each); and the floor split the same way over 2 pinned processes, which is the most 2 cores
   give on this machine;
-- memory: peak RSS of the project path in a fresh process at M events and at 4M events, where the 4M tree
-  keeps the events per hour and has 4x the hours (how a bigger backlog looks). M is `--memory-events`,
-  by default a quarter of `--events`, so that the whole run stays within 5 minutes; the peak RSS of the
-  two N-event project runs is reported too. The M tree is a hard-linked copy of the 4M tree's first
-  quarter, its twin, so it is staged once.
+- memory: peak RSS of the project path in a fresh process at N events (the project run above, in the mode
+  that peaks higher) and at M = N/4: a tree of hard links to the N tree's first quarter of hours, so both
+  have the same events per hour and the N tree 4x the hours (how a bigger backlog looks).
 
     .venv/bin/python benchmarks/throughput.py [--events N] [--json PATH] [--quick] [--scale-attempts K]
 """
@@ -250,22 +248,25 @@ def _stage(dest: str, events: int, hours: int, seed: int, codec: str, end_iso: s
     return stage_sample(dest, events=events, hours=hours, seed=seed, codec=codec, end=pendulum.parse(end_iso))
 
 
-def stage_trees(work: Path, events: int, hours: int, memory_events: int, codec: str) -> tuple[dict, dict, dict]:
-    """The N tree, the M tree for memory, and the 4M tree as four M-sized quarters of `hours` each, staged on
-    both cores. The M tree is the first quarter's twin: a hard-linked copy of it, staged alone first."""
-    quarters = [(str(work / "memory-4m"), memory_events, hours, 7 + quarter, codec,
-                 END.subtract(hours=quarter * hours).isoformat()) for quarter in range(4)]
-    jobs = [(str(work / "staging-n"), events, hours, 7, codec, END.isoformat()),
-            (str(work / "memory-m"), *quarters[0][1:]), *quarters[1:]]
+def stage_trees(work: Path, events: int, hours: int, codec: str) -> tuple[dict, dict]:
+    """The N tree, staged on both cores (two halves of its hours), and the M tree: hard links to the files of
+    the N tree's first quarter of hours."""
+    first, second = hours // 2, hours - hours // 2
+    jobs = [(str(work / "staging-n"), events * first // hours, first, 7, codec, END.subtract(hours=second).isoformat()),
+            (str(work / "staging-n"), events - events * first // hours, second, 8, codec, END.isoformat())]
     with ProcessPoolExecutor(2) as pool:
-        summaries = list(pool.map(_stage, *zip(*jobs, strict=True)))
-    for twin in (work / "memory-m").rglob("*"):
-        if twin.is_file():
-            copy = work / "memory-4m" / twin.relative_to(work / "memory-m")
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            os.link(twin, copy)
-    big = {"files": sum(s["files"] for s in summaries[1:]), "events": sum(s["events"] for s in summaries[1:])}
-    return summaries[0], summaries[1], big
+        halves = list(pool.map(_stage, *zip(*jobs, strict=True)))
+    from airflow_braze_td.currents.staging import StagingArea
+
+    quarter_ends = END.subtract(hours=hours - hours // 4)
+    linked = [staged for staged in StagingArea.from_url(str(work / "staging-n")).list().files
+              if staged.queue_hour < quarter_ends]
+    for staged in linked:
+        copy = work / "memory-m" / staged.key
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        os.link(work / "staging-n" / staged.key, copy)
+    whole = {"files": sum(h["files"] for h in halves), "events": sum(h["events"] for h in halves)}
+    return whole, {"files": len(linked), "hours": hours // 4}
 
 
 def with_server(kind: str, function, *args: object, pin: bool = True, **kwargs: object) -> dict:
@@ -345,20 +346,20 @@ def scale_out(url: str, split: tuple[list[list[str]], list[int], int], staging: 
             "worker_events": [r["events"] for r in results]}
 
 
-def measure(events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
+def measure(events: int, hours: int, codec: str, baseline_seconds: float,
             capacity_seconds: float, scale_mode: str, scale_attempts: int) -> tuple[dict, list[tuple]]:
     with tempfile.TemporaryDirectory(prefix="braze-td-bench-") as folder:
-        return _measure_in(Path(folder), events, hours, memory_events, codec, baseline_seconds, capacity_seconds,
+        return _measure_in(Path(folder), events, hours, codec, baseline_seconds, capacity_seconds,
                            scale_mode, scale_attempts)
 
 
-def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: str, baseline_seconds: float,
+def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_seconds: float,
                 capacity_seconds: float, scale_mode: str, scale_attempts: int) -> tuple[dict, list[tuple]]:
     rows: list[tuple] = []
     started = time.perf_counter()
-    small, memory_tree, big = stage_trees(work, events, hours, memory_events, codec)
+    small, memory_tree = stage_trees(work, events, hours, codec)
     staging_seconds = time.perf_counter() - started
-    n_tree, m_tree, big_tree = str(work / "staging-n"), str(work / "memory-m"), str(work / "memory-4m")
+    n_tree, m_tree = str(work / "staging-n"), str(work / "memory-m")
 
     floor = {mode: run_child("floor", staging=n_tree, mode=mode) for mode in MODES}
     # What 2 cores give the floor itself, split as the 2 workers are: the most the project could scale by here.
@@ -386,7 +387,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
             raise RuntimeError(f"a scale-out run sent {run['sent']:,} events, not {project[scale_mode]['sent']:,}")
     memory_mode = max(MODES, key=lambda mode: project[mode]["peak_rss_mb"])
     small_run = with_server("emulator", project_run, m_tree, memory_mode, str(work / "ledger-m"))
-    big_run = with_server("emulator", project_run, big_tree, memory_mode, str(work / "ledger-4m"))
+    big_run = project[memory_mode]
 
     eps = lambda r: r["events"] / r["seconds"]  # noqa: E731
     floor_by_mode = {mode: eps(floor[mode]) for mode in MODES}
@@ -410,8 +411,8 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
         "memory_mode": memory_mode,
         "peak_rss_mb": {"n": small_run["peak_rss_mb"], "4n": big_run["peak_rss_mb"]},
         "memory_events": {"n": small_run["events"], "4n": big_run["events"]},
-        "memory_files": {"n": memory_tree["files"], "4n": big["files"]},
-        "memory_hours": {"n": hours, "4n": 4 * hours},
+        "memory_files": {"n": memory_tree["files"], "4n": small["files"]},
+        "memory_hours": {"n": memory_tree["hours"], "4n": hours},
         "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
         "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},
                     "baseline": baseline["seconds"], "scale_2_workers": two_receiving["seconds"],
@@ -419,7 +420,7 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
                     "minimal_receiver_1_worker": one_receiving["seconds"],
                     "minimal_receiver_attempts": {"1_worker": [run["seconds"] for run in ones],
                                                   "2_workers": [run["seconds"] for run in twos]},
-                    "memory_n": small_run["seconds"], "memory_4n": big_run["seconds"]},
+                    "memory_n": small_run["seconds"]},
         "baseline_events": baseline["events"],
     }
     for mode in MODES:
@@ -442,9 +443,9 @@ def _measure_in(work: Path, events: int, hours: int, memory_events: int, codec: 
     for mode in MODES:
         rows.append((f"emulator capacity {mode}", None, None, capacity[mode]["events_per_s"],
                      f"{capacity[mode]['requests_per_s']:,.0f} requests/s from a bare session"))
-    for label, run, run_hours in (("M", small_run, hours), ("4M", big_run, 4 * hours)):
+    for label, run, run_hours in (("N/4", small_run, memory_tree["hours"]), ("N", big_run, hours)):
         rows.append((f"project {memory_mode}, memory {label}", run["events"], run["seconds"], eps(run),
-                     f"{run_hours} hours, peak RSS {run['peak_rss_mb']:.0f} MB"))
+                     f"{run_hours} queue hour{'s' if run_hours != 1 else ''}, peak RSS {run['peak_rss_mb']:.0f} MB"))
     return result, rows
 
 
@@ -476,8 +477,8 @@ def print_report(result: dict, rows: list[tuple]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--hours", type=int, default=6)
-    parser.add_argument("--memory-events", type=int, help="M of the memory pair (default: events / 4)")
+    parser.add_argument("--hours", type=int, default=8, help="queue hours of the staged tree (a multiple of 4: the "
+                        "memory pair's smaller run takes the first quarter of them)")
     parser.add_argument("--codec", default="null")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a CI smoke test")
@@ -491,11 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(CHILDREN[args.child](**json.loads(args.params))))
         return 0
-    events, hours = (20_000, 2) if args.quick else (args.events, args.hours)
-    memory_events = args.memory_events or events // 4
+    events, hours = (20_000, 4) if args.quick else (args.events, args.hours)
+    if hours < 4 or hours % 4:
+        parser.error("--hours must be a multiple of 4")
     if args.scale_attempts < 1:
         parser.error("--scale-attempts must be at least 1")
-    result, rows = measure(events, hours, memory_events, args.codec, baseline_seconds=5.0 if args.quick else 6.0,
+    result, rows = measure(events, hours, args.codec, baseline_seconds=5.0 if args.quick else 6.0,
                            capacity_seconds=0.5 if args.quick else 3.0, scale_mode=args.scale_mode,
                            scale_attempts=args.scale_attempts)
     print_report(result, rows)
