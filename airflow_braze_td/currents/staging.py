@@ -1,7 +1,10 @@
 """A staging area: one storage prefix holding Braze Currents exports, on any fsspec filesystem.
 
-Listing is one recursive call of the storage's own listing (`fs.find(detail=True)`), with no per-file
-requests, so it stays fast over prefixes of 100,000 objects.
+Listing uses the storage's own recursive listing (`fs.find(detail=True)`) once per event type folder, after
+an `ls` of each folder above them, with no per-file requests, so it stays fast over prefixes of 100,000
+objects. One call per folder rather than one for the whole prefix bounds the listing's peak memory (storage
+details weigh about 1 KB per file, more than the files parsed from them, and the allocator keeps what a peak
+took), and lets a mapped task skip the folders of other tasks' event types.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ import fsspec
 import pendulum
 
 from airflow_braze_td.currents.decode import BadEvent, iter_events
-from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.currents.events import EventTypeSelector, canonical_event_type
 from airflow_braze_td.currents.layout import StagedFile, key_event_type, parse_key
 
 log = logging.getLogger(__name__)
+
+# How many folder levels under the prefix a listing walks before it lists what is left whole: enough to
+# reach Braze's `event_type=` folders under a prefix such as `bucket/currents/dataexport.<...>/`.
+_WALKED_DEPTH = 3
+_EVENT_TYPE_FOLDER = "event_type="
 
 
 class StagingNotFoundError(FileNotFoundError):
@@ -77,27 +85,27 @@ class StagingArea:
             raise StagingNotFoundError(f"staging prefix {self.url_of('')} does not exist")
         if not self.fs.isdir(self.root):
             raise StagingNotFoundError(f"staging prefix {self.url_of('')} is a file, not a folder")
-        found = self.fs.find(self.root, detail=True)
         files: list[StagedFile] = []
         unmatched: list[str] = []
         prefix = self.root + "/"
         choosing = event_types is not None and bool(event_types.patterns)
-        # Each info dict is dropped as soon as it is parsed: together they weigh more than the files parsed
-        # from them, and both at once made the peak memory of a listing grow twice as fast as its files.
-        while found:
-            path, info = found.popitem()
-            if info.get("type") == "directory":
-                continue
-            key = path[len(prefix):] if path.startswith(prefix) else path
-            if choosing:
-                event_type = key_event_type(key)
-                if event_type is not None and not event_types(event_type):
+        for found in self._folder_listings(event_types if choosing else None):
+            # Each info dict is dropped as soon as it is parsed: together they weigh more than the files
+            # parsed from them.
+            while found:
+                path, info = found.popitem()
+                if info.get("type") == "directory":
                     continue
-            staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
-            if staged is None:
-                unmatched.append(key)
-            else:
-                files.append(staged)
+                key = path[len(prefix):] if path.startswith(prefix) else path
+                if choosing:
+                    event_type = key_event_type(key)
+                    if event_type is not None and not event_types(event_type):
+                        continue
+                staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
+                if staged is None:
+                    unmatched.append(key)
+                else:
+                    files.append(staged)
         unmatched.sort()
         if unmatched:
             log.warning(
@@ -108,6 +116,31 @@ class StagingArea:
             )
         files.sort(key=lambda staged: staged.sort_key)
         return Listing(files, unmatched)
+
+    def _folder_listings(self, event_types: EventTypeSelector | None) -> Iterator[dict[str, dict]]:
+        """Every object under the prefix, as `{path: info}` parts. The folders above the layouts' `name=value`
+        folders (such as `event_type=`) are walked with `ls`, at most `_WALKED_DEPTH` levels deep; each folder
+        below is listed whole with one recursive `find`, except an `event_type=` folder that `event_types`
+        leaves out, which is not listed at all."""
+        folders = [(self.root, 0)]
+        while folders:
+            folder, depth = folders.pop()
+            name = folder.rsplit("/", 1)[-1]
+            if event_types is not None and name.startswith(_EVENT_TYPE_FOLDER):
+                if not event_types(canonical_event_type(name[len(_EVENT_TYPE_FOLDER):])):
+                    continue
+            if depth == _WALKED_DEPTH or "=" in name:
+                yield self.fs.find(folder, detail=True)
+                continue
+            objects = {}
+            for info in self.fs.ls(folder, detail=True):
+                path = info["name"].rstrip("/")
+                if info.get("type") == "directory":
+                    if path != folder:
+                        folders.append((path, depth + 1))
+                else:
+                    objects[path] = info
+            yield objects
 
     def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
         """Stream one file's normalised events (and `BadEvent`s), never loading it whole."""

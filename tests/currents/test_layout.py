@@ -109,6 +109,19 @@ def test_a_listing_for_some_event_types_keeps_only_their_files_and_still_reports
     assert len(email.files) == 4 and email.unmatched == every.unmatched == ["stray.txt"]
 
 
+def test_a_listing_finds_files_at_any_depth_under_the_prefix(tmp_path) -> None:
+    hour = pendulum.datetime(2026, 11, 30, 9, tz="UTC")
+    keys = [f"{folder}{staged_key(event_type='users.behaviors.Purchase', queue_hour=hour, partition=0, offset=1)}"
+            for folder in ("", "currents/", "a/b/", "a/b/c/d/e/")]
+    for key in [*keys, "a/b/c/d/notes.txt"]:
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    listing = StagingArea.from_url(str(tmp_path)).list()
+    assert sorted(staged.key for staged in listing.files) == sorted(keys)
+    assert listing.unmatched == ["a/b/c/d/notes.txt"]
+
+
 def test_listing_a_missing_prefix_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(StagingNotFoundError, match="does not exist"):
         StagingArea.from_url(str(tmp_path / "nowhere")).list()

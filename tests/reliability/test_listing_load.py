@@ -1,5 +1,6 @@
-"""Load on the listing: the pending-file listing and the lag sensor's check make one listing call on the
-staging prefix and one on the ledger, and no call per file, however many files are staged.
+"""Load on the listing: the pending-file listing and the lag sensor's check list the staging prefix with one
+recursive call per event type folder and the ledger with one call, and make no call per file, however many
+files are staged.
 
 Storage calls are counted by a filesystem subclass (tests/reliability/conftest.py); 50 and 5,000 staged
 files must cost the same calls. `benchmarks/listing_load.py` times the same paths over 100,000 files.
@@ -14,6 +15,7 @@ import pytest
 
 import airflow.sdk.io.store as object_store
 from airflow_braze_td.currents.catalog import EVENT_TYPES
+from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.lag import lag_report, pending_files
@@ -65,12 +67,23 @@ def test_listing_pending_files_and_lag_make_the_same_storage_calls_for_50_or_500
         report_calls, report = calls_of(lambda: lag_report(staging, ledger, now=NOW), fs)
         assert len(listing.files) == files and len(states) == files // 2
         assert len(pending) == files // 2 and report.pending_files == files // 2
-        assert list_calls["find"] == 1 and state_calls == {"find": 1} and pending_calls == {}
+        assert list_calls["find"] == EVENT_TYPE_COUNT and list_calls["ls"] == 2, list_calls
+        assert state_calls == {"find": 1} and pending_calls == {}
         assert report_calls == {name: list_calls.get(name, 0) + state_calls.get(name, 0)
                                 for name in {*list_calls, *state_calls}}
         seen[files] = (list_calls, state_calls, report_calls)
     assert seen[50] == seen[5_000], "the calls must not grow with the number of files"
-    assert sum(seen[5_000][0].values()) <= 3, seen
+    assert sum(seen[5_000][0].values()) <= EVENT_TYPE_COUNT + 4, seen
+
+
+def test_a_listing_for_some_event_types_lists_only_their_folders(trees) -> None:
+    staging_root, _ = trees[5_000]
+    fs = CountingFileSystem(skip_instance_cache=True)
+    chosen = EventTypeSelector(EVENT_TYPES[:3])
+    listing = StagingArea(fs, str(staging_root)).list(chosen)
+    assert {staged.event_type for staged in listing.files} == set(EVENT_TYPES[:3])
+    assert len(listing.files) == sum(1 for number in range(5_000) if number % EVENT_TYPE_COUNT < 3)
+    assert fs.calls["find"] == 3, fs.calls
 
 
 class RecordingTaskInstance:
@@ -89,7 +102,7 @@ def counting_storage(monkeypatch: pytest.MonkeyPatch) -> CountingFileSystem:
     return fs
 
 
-def test_the_lag_sensors_check_lists_staging_and_ledger_once_each(trees, counting_storage) -> None:
+def test_the_lag_sensors_check_lists_each_event_type_folder_and_the_ledger_once(trees, counting_storage) -> None:
     staging_root, ledger_root = trees[5_000]
     sensor = CurrentsDeliveryLagSensor(task_id="check", staging_url=str(staging_root), ledger_url=str(ledger_root),
                                        loss_window_hours=1_000)
@@ -99,16 +112,16 @@ def test_the_lag_sensors_check_lists_staging_and_ledger_once_each(trees, countin
     assert sensor.poke(context) is False
     after = pendulum.now("UTC")
     calls = dict(counting_storage.calls)
-    assert calls["find"] == 2 and calls.get("open", 0) <= 1, calls
-    assert sum(calls.values()) <= 5, calls
+    assert calls["find"] == EVENT_TYPE_COUNT + 1 and calls["ls"] == 2 and calls.get("open", 0) <= 1, calls
+    assert sum(calls.values()) <= EVENT_TYPE_COUNT + 7, calls
     # Measured against the clock around the check: the module's NOW may be an hour behind it by now.
     lag = context["ti"].xcom["lag_hours"]
     assert (before - oldest).total_hours() - 0.001 <= lag <= (after - oldest).total_hours() + 0.001
 
 
-def test_the_pending_listing_for_mapped_deliveries_lists_once_each(trees, counting_storage) -> None:
+def test_the_pending_listing_for_mapped_deliveries_lists_each_folder_once(trees, counting_storage) -> None:
     staging_root, ledger_root = trees[5_000]
     groups = list_pending_groups(str(staging_root), str(ledger_root), until=NOW)
     assert sorted(event_type for group in groups for event_type in group) == sorted(EVENT_TYPES[:EVENT_TYPE_COUNT])
     calls = dict(counting_storage.calls)
-    assert calls["find"] == 2 and sum(calls.values()) <= 4, calls
+    assert calls["find"] == EVENT_TYPE_COUNT + 1 and sum(calls.values()) <= EVENT_TYPE_COUNT + 6, calls
