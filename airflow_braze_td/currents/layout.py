@@ -148,13 +148,6 @@ _REPR_FIELDS = ("key", "event_type", "queue_hour", "layout", "schema_version", "
                 "size", "etag", "mtime")
 
 
-def key_event_type(key: str) -> str | None:
-    """The event type a key names, None for a key in no known layout: what a listing for some event types
-    needs to know before it builds a `StagedFile`."""
-    match = _KEY.search(key)
-    return None if match is None else canonical_event_type(match["event_type"])
-
-
 def parse_key(key: str, *, size: int = 0, etag: str | None = None, mtime: float | None = None) -> StagedFile | None:
     """Parse a key relative to the staging root; None when it matches no known layout."""
     match = _KEY.search(key)

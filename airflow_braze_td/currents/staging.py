@@ -19,7 +19,7 @@ import pendulum
 
 from airflow_braze_td.currents.decode import BadEvent, iter_events
 from airflow_braze_td.currents.events import EventTypeSelector, canonical_event_type
-from airflow_braze_td.currents.layout import StagedFile, key_event_type, parse_key
+from airflow_braze_td.currents.layout import StagedFile, parse_key
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,10 @@ class StagingArea:
                 if info.get("type") == "directory":
                     continue
                 key = path[len(prefix):] if path.startswith(prefix) else path
-                if choosing:
-                    event_type = key_event_type(key)
-                    if event_type is not None and not event_types(event_type):
-                        continue
                 staged = parse_key(key, size=int(info.get("size") or 0), etag=_etag(info), mtime=_mtime(info))
                 if staged is None:
                     unmatched.append(key)
-                else:
+                elif not choosing or event_types(staged.event_type):
                     files.append(staged)
         unmatched.sort()
         if unmatched:
