@@ -357,7 +357,7 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
                 capacity_seconds: float, scale_mode: str, scale_attempts: int) -> tuple[dict, list[tuple]]:
     rows: list[tuple] = []
     started = time.perf_counter()
-    small, memory_tree = stage_trees(work, events, hours, codec)
+    staged, memory_tree = stage_trees(work, events, hours, codec)
     staging_seconds = time.perf_counter() - started
     n_tree, m_tree = str(work / "staging-n"), str(work / "memory-m")
 
@@ -394,7 +394,7 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
     project_eps = {mode: eps(project[mode]) for mode in MODES}
     baseline_eps = eps(baseline)
     result = {
-        "events": small["events"], "files": small["files"], "hours": hours, "codec": codec,
+        "events": staged["events"], "files": staged["files"], "hours": hours, "codec": codec,
         "staging_seconds": staging_seconds,
         "floor_eps": floor_by_mode["postback"],
         "floor_eps_by_mode": floor_by_mode,
@@ -411,7 +411,7 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
         "memory_mode": memory_mode,
         "peak_rss_mb": {"n": small_run["peak_rss_mb"], "4n": big_run["peak_rss_mb"]},
         "memory_events": {"n": small_run["events"], "4n": big_run["events"]},
-        "memory_files": {"n": memory_tree["files"], "4n": small["files"]},
+        "memory_files": {"n": memory_tree["files"], "4n": staged["files"]},
         "memory_hours": {"n": memory_tree["hours"], "4n": hours},
         "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
         "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},

@@ -129,7 +129,8 @@ class StagingArea:
                 yield self.fs.find(folder, detail=True)
                 continue
             objects = {}
-            for info in self.fs.ls(folder, detail=True):
+            # refresh: object stores cache `ls` per instance, and a sensor or trigger lists again in one process
+            for info in self.fs.ls(folder, detail=True, refresh=True):
                 path = info["name"].rstrip("/")
                 if info.get("type") == "directory":
                     if path != folder:
