@@ -19,6 +19,7 @@ from airflow_braze_td.currents.catalog import EVENT_TYPES
 from airflow_braze_td.currents.events import canonical_event_type
 
 _CONNECTOR = r"(?:S3|AzureBlob|GCS)"
+_EVENT_TYPE_FOLDER = "event_type="
 _FILE_EXTENSIONS = r"avro|json|json\.gz|ndjson|ndjson\.gz|jsonl|jsonl\.gz"
 
 # One pattern for the three layouts: the `version=<n>/<environment>` segment pair (current), the bare
@@ -146,6 +147,14 @@ class StagedFile:
 
 _REPR_FIELDS = ("key", "event_type", "queue_hour", "layout", "schema_version", "environment", "partition", "offset",
                 "size", "etag", "mtime")
+
+
+def folder_event_type(name: str) -> str | None:
+    """The event type of an `event_type=<type>` folder, read as `parse_key` reads it from a key; None for any
+    other folder. A listing for some event types uses it to skip the folders of the others."""
+    if not name.startswith(_EVENT_TYPE_FOLDER):
+        return None
+    return canonical_event_type(name[len(_EVENT_TYPE_FOLDER):])
 
 
 def parse_key(key: str, *, size: int = 0, etag: str | None = None, mtime: float | None = None) -> StagedFile | None:

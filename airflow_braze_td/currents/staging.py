@@ -18,15 +18,14 @@ import fsspec
 import pendulum
 
 from airflow_braze_td.currents.decode import BadEvent, iter_events
-from airflow_braze_td.currents.events import EventTypeSelector, canonical_event_type
-from airflow_braze_td.currents.layout import StagedFile, parse_key
+from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.currents.layout import StagedFile, folder_event_type, parse_key
 
 log = logging.getLogger(__name__)
 
 # How many folder levels under the prefix a listing walks before it lists what is left whole: enough to
 # reach Braze's `event_type=` folders under a prefix such as `bucket/currents/dataexport.<...>/`.
 _WALKED_DEPTH = 3
-_EVENT_TYPE_FOLDER = "event_type="
 
 
 class StagingNotFoundError(FileNotFoundError):
@@ -122,9 +121,9 @@ class StagingArea:
         while folders:
             folder, depth = folders.pop()
             name = folder.rsplit("/", 1)[-1]
-            if event_types is not None and name.startswith(_EVENT_TYPE_FOLDER):
-                if not event_types(canonical_event_type(name[len(_EVENT_TYPE_FOLDER):])):
-                    continue
+            folder_type = folder_event_type(name) if event_types is not None else None
+            if folder_type is not None and not event_types(folder_type):
+                continue
             if depth == _WALKED_DEPTH or "=" in name:
                 yield self.fs.find(folder, detail=True)
                 continue

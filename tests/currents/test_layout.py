@@ -9,7 +9,7 @@ import pendulum
 import pytest
 
 from airflow_braze_td.currents.events import EventTypeSelector
-from airflow_braze_td.currents.layout import StagedFile, parse_key, staged_key
+from airflow_braze_td.currents.layout import StagedFile, folder_event_type, parse_key, staged_key
 from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
 
 CURRENT = (
@@ -120,6 +120,15 @@ def test_a_listing_finds_files_at_any_depth_under_the_prefix(tmp_path) -> None:
     listing = StagingArea.from_url(str(tmp_path)).list()
     assert sorted(staged.key for staged in listing.files) == sorted(keys)
     assert listing.unmatched == ["a/b/c/d/notes.txt"]
+
+
+def test_an_event_type_folder_names_the_event_type_its_keys_parse_to() -> None:
+    hour = pendulum.datetime(2026, 11, 30, 9, tz="UTC")
+    key = staged_key(event_type="users.behaviors.CustomEvent", queue_hour=hour, partition=0, offset=1)
+    folder = next(part for part in key.split("/") if part.startswith("event_type="))
+    staged = parse_key(key)
+    assert staged is not None and folder_event_type(folder) == staged.event_type == "users.behaviors.CustomEvent"
+    assert folder_event_type("date=2026-11-30-09") is None and folder_event_type("currents") is None
 
 
 def test_listing_a_missing_prefix_is_a_clear_error(tmp_path) -> None:
