@@ -98,7 +98,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"braze-td: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(orjson.dumps({**report.to_dict(), "last_error": ledger.last_error()}, option=orjson.OPT_INDENT_2).decode())
+        print(orjson.dumps({**report.to_dict(), "last_errors": ledger.last_errors()}, option=orjson.OPT_INDENT_2).decode())
         return 0
     print(f"{'event type':<52} {'queue hour':<20} {'staged':>7} {'deliv.':>7} {'pending':>7} {'quar.':>6}")
     for row in report.by_hour:
@@ -115,9 +115,9 @@ def _status(args: argparse.Namespace) -> int:
         print(f"oldest pending: {report.oldest_pending_key} ({report.oldest_pending_state})")
     print(f"lag: {report.lag_hours:.2f} h; hours left before Braze's {args.loss_window_hours:g} h loss window: "
           f"{report.hours_left:.2f}")
-    error = ledger.last_error()
-    if error:
-        print(f"last delivery error: {error['message']}")
+    for error in ledger.last_errors():
+        types = ", ".join(error["event_types"]) or "every event type"
+        print(f"last delivery error of {types} ({error['destination']}): {error['message']}")
     return 0
 
 

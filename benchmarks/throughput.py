@@ -147,7 +147,7 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     area = StagingArea.from_url(staging)
     store = Ledger.from_url(ledger)
     files = pending_files(area.list(), store.states(), event_types=event_filter.selector)
-    settings = DeliverySettings(target=f"{mode}:braze:{TABLE}", event_filter=event_filter)
+    settings = DeliverySettings(event_filter=event_filter)
     summary = Delivery(area, sink, store, settings, owner="bench/deliver/run").run(files)
     seconds = time.perf_counter() - started
     used = os.times()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pendulum
@@ -174,13 +175,16 @@ class LagVerdict:
     warning: str | None = None
 
 
-def judge(report: LagReport, thresholds: LagThresholds, last_error: dict | None = None) -> LagVerdict:
-    """Delivered, still waiting, or failed: at or past the fail line the DAG must fail loudly."""
+def judge(
+    report: LagReport, thresholds: LagThresholds, last_errors: Callable[[], Sequence[dict]] = tuple
+) -> LagVerdict:
+    """Delivered, still waiting, or failed: at or past the fail line the DAG must fail loudly, with the
+    current delivery errors (`last_errors`, read only then: a check that passes costs no more reads)."""
     fail_line = thresholds.fail_line_hours
     silence = report.staging_silence_hours
     silence_limit = thresholds.max_staging_silence_hours
     if report.pending_files + report.quarantined_files and report.lag_hours >= fail_line:
-        return LagVerdict("failed", _lag_message(report, thresholds, last_error))
+        return LagVerdict("failed", _lag_message(report, thresholds, last_errors()))
     if silence_limit is not None and silence is not None and silence >= fail_line:
         return LagVerdict(
             "failed",
@@ -214,7 +218,7 @@ def judge(report: LagReport, thresholds: LagThresholds, last_error: dict | None 
     return LagVerdict("delivered", f"all {report.staged_files} staged file(s) due are delivered", warning)
 
 
-def _lag_message(report: LagReport, thresholds: LagThresholds, last_error: dict | None) -> str:
+def _lag_message(report: LagReport, thresholds: LagThresholds, last_errors: Sequence[dict]) -> str:
     message = (
         f"Braze Currents delivery lag is {report.lag_hours:.1f} h, at or past the fail line of "
         f"{thresholds.fail_line_hours:.1f} h ({thresholds.loss_window_hours:g} h loss window - "
@@ -225,7 +229,8 @@ def _lag_message(report: LagReport, thresholds: LagThresholds, last_error: dict 
         "Treasure Data URL, key or region in the connection; a stuck quarantine (see `braze-td status` and "
         "`braze-td requeue`); or delivery tasks failing."
     )
-    if last_error:
-        at = pendulum.from_timestamp(last_error["at"], tz="UTC").isoformat()
-        message += f" Last delivery error ({at}): {last_error['message']}"
+    for error in last_errors:
+        at = pendulum.from_timestamp(error["at"], tz="UTC").isoformat()
+        types = ", ".join(error.get("event_types") or ()) or "every event type"
+        message += f" Last delivery error of {types} ({error.get('destination')}, {at}): {error['message']}"
     return message

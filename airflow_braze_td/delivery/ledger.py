@@ -11,7 +11,8 @@ workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus si
                                    their generation
     state/<event type>/<identity>.<state>   `delivered` or `quarantined` set for one file (requeue)
     ids/<event type>/<hour>/<bundle>.bids   ids read from a bundle's files, per file, for dedupe across runs
-    last_error.json                the last error that stopped a delivery (bad key, missing table)
+    errors/<name>.json             the last error that stopped a delivery (bad key, missing table), one per
+                                   destination and event-type group, until a delivery of those types succeeds
     claims/<owner>-<token>.json    a claim on a set of files with an expiry, so two runs never deliver one
                                    file twice
     quarantine/<identity>/<name>.json   rejected events and unreadable files, with their reasons
@@ -423,23 +424,55 @@ class Ledger:
         self._write(self._path("discarded", f"{name}.json"),
                     orjson.dumps({"at": time.time(), "path": path, **record}, default=_jsonable))
 
-    # the last delivery error, for the lag sensor's message
+    # the last delivery error of each delivery and event-type group, for the lag sensor's message
 
-    def record_error(self, message: str) -> None:
-        self._write(self._path("last_error.json"), orjson.dumps({"at": time.time(), "message": message}))
+    def record_error(self, message: str, *, destination: str, event_types: Iterable[str] = ()) -> None:
+        """Keep `message` as the last error of deliveries to `destination` of `event_types` (empty: every type).
 
-    def clear_error(self) -> None:
-        if self.fs.exists(self._path("last_error.json")):
-            self.fs.rm(self._path("last_error.json"))
+        Mapped deliveries of other event-type groups neither overwrite nor clear it: each group keeps its own.
+        """
+        self._write_error({"at": time.time(), "message": message, "destination": destination,
+                           "event_types": sorted(set(event_types))})
 
-    def last_error(self) -> dict | None:
-        data = self._read(self._path("last_error.json"))
-        return orjson.loads(data) if data else None
+    def _write_error(self, record: dict) -> None:
+        name = _error_name(record["destination"], record["event_types"])
+        self._write(self._path("errors", f"{name}.json"), orjson.dumps(record))
+
+    def clear_errors(self, *, destination: str, event_types: Iterable[str] = ()) -> None:
+        """A delivery to `destination` of `event_types` (empty: every type) succeeded: those types have no
+        current error there any more.
+
+        An error of a group that only partly overlaps keeps its other types (groups are planned anew each
+        run); an error recorded for every type is cleared only by a delivery of every type.
+        """
+        delivered = set(event_types)
+        for path, record in self._errors():
+            failed = set(record.get("event_types") or ())
+            if record.get("destination") != destination or (delivered and (not failed or failed.isdisjoint(delivered))):
+                continue
+            self._remove(path)
+            remaining = failed - delivered if delivered else set()
+            if remaining:
+                self._write_error({**record, "event_types": sorted(remaining)})
+
+    def last_errors(self) -> list[dict]:
+        """The current errors, oldest first: `at`, `message`, `destination` and `event_types` of each."""
+        return sorted((record for _, record in self._errors()), key=lambda record: record["at"])
+
+    def _errors(self) -> Iterator[tuple[str, dict]]:
+        for path in self._list("errors"):
+            data = self._read(path)
+            if data:
+                yield path, orjson.loads(data)
 
     # replays
 
     def record_replay(self, generation: str, details: dict) -> None:
         self._write(self._path("replays", f"{generation}.json"), orjson.dumps(details, default=_jsonable))
+
+
+def _error_name(destination: str, event_types: list[str]) -> str:
+    return hashlib.sha256(orjson.dumps([destination, event_types])).hexdigest()[:24]
 
 
 @lru_cache(maxsize=64)

@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 class DeliverySettings:
     """Everything that decides what a file's batches contain; it is part of every batch identity."""
 
-    target: str
     event_filter: EventFilter = field(default_factory=EventFilter)
     transform: FieldTransform = field(default_factory=FieldTransform)
     dedupe_hours: int = 1
@@ -76,10 +75,10 @@ class DeliverySettings:
         return self.generation != FIRST_GENERATION
 
     def fingerprint(self, sink: Sink) -> str:
-        """Changes when any setting that shapes the batches changes, so old progress is not reused."""
+        """Changes when the sink's resolved destination or any setting that shapes the batches changes, so
+        progress made towards another table is never taken for this one's."""
         shape = {
-            "mode": sink.mode,
-            "target": self.target,
+            "destination": sink.destination,
             "limits": asdict(sink.limits),
             "filter": [self.event_filter.event_types, self.event_filter.require_external_user_id,
                        self.event_filter.since, self.event_filter.until],

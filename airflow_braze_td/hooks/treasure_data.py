@@ -16,6 +16,7 @@ import requests
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, Connection, mask_secret
 from airflow.providers.http.hooks.http import HttpHook
 
+from airflow_braze_td.coerce import FALSE_WORDS, NONE_WORDS, TRUE_WORDS, as_bool
 from airflow_braze_td.treasure_data.client import DEFAULT_TIMEOUT, TDClient
 from airflow_braze_td.get_provider_info import TREASURE_DATA_CONNECTION as CONNECTION_TYPE_INFO
 from airflow_braze_td.treasure_data.endpoints import DEFAULT_REGION, Endpoints
@@ -30,10 +31,6 @@ _TEST_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=15.0)
 _RETRY_SETTINGS = {"max_attempts": int, "max_total_seconds": float, "initial_wait": float, "max_wait": float}
 
 
-_TRUE_WORDS = ("1", "true", "yes", "on")
-_FALSE_WORDS = ("", "0", "false", "no", "off", "none")
-
-
 def write_key_of(url: str) -> str | None:
     """The `td_write_key` of a console postback URL, if it carries one."""
     return next((value for name, value in parse_qsl(urlsplit(url).query) if name == "td_write_key" and value), None)
@@ -46,10 +43,6 @@ def mask_write_key(url: str) -> None:
         mask_secret(write_key)
 
 
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in _TRUE_WORDS
-
-
 def _tls_setting(verify: object) -> bool | str | None:
     """requests' `verify` as True or a CA bundle path; None when the value would turn verification off.
 
@@ -60,9 +53,9 @@ def _tls_setting(verify: object) -> bool | str | None:
         return True
     if isinstance(verify, str):
         word = verify.strip().lower()
-        if word in _TRUE_WORDS:
+        if word in TRUE_WORDS:
             return True
-        if word not in _FALSE_WORDS:
+        if word not in FALSE_WORDS | NONE_WORDS:
             return verify
     return None
 
@@ -149,6 +142,10 @@ class TreasureDataHook(HttpHook):
         """The connection's default database, if it names one."""
         return self._extra("database")
 
+    def _allow_insecure_http(self) -> bool:
+        setting = f"connection {self.td_conn_id!r}: extra `allow_insecure_http`"
+        return as_bool(self._extra("allow_insecure_http", False), setting)
+
     def _host_override(self) -> str | None:
         connection = self.connection
         if not connection.host:
@@ -161,7 +158,7 @@ class TreasureDataHook(HttpHook):
         return Endpoints.for_region(
             self.region,
             host=self._host_override(),
-            allow_insecure_http=_truthy(self._extra("allow_insecure_http", False)),
+            allow_insecure_http=self._allow_insecure_http(),
         )
 
     # --- the one session ----------------------------------------------------------------------
@@ -263,7 +260,7 @@ class TreasureDataHook(HttpHook):
                         "from the Treasure Data console (it ends in ?td_write_key=<key>), or leave the postback URL "
                         "empty and give a database and table to post with the connection's key."
                     )
-                options.setdefault("allow_insecure_http", _truthy(self._extra("allow_insecure_http", False)))
+                options.setdefault("allow_insecure_http", self._allow_insecure_http())
         return make_sink(
             mode,
             client,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
     ObjectStoragePath,
 )
+from airflow_braze_td.coerce import as_bool, as_names
 from airflow_braze_td.currents.layout import StagedFile, unknown_event_types
 from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
 from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
@@ -144,28 +145,29 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict:
         ledger = self._writable_ledger()
-        sink = self._sink(ledger)
-        staging = self._staging(ledger)
-        owner = self._owner(context)
+        group = tuple(self._setting(ledger, (), as_names, self.event_types, "event_types"))
         event_filter = EventFilter(
-            event_types=tuple(self.event_types or ()),
-            require_external_user_id=bool(self.require_external_user_id),
+            event_types=group,
+            require_external_user_id=self._setting(
+                ledger, group, as_bool, self.require_external_user_id, "require_external_user_id"
+            ),
             since=_unix(self.event_since),
             until=_unix(self.event_until),
         )
-        files = self._select(context, staging, ledger, event_filter)
+        replay = self._setting(ledger, group, as_bool, self.replay, "replay")
+        sink = self._sink(ledger, group)
+        staging = self._staging(ledger, group)
+        owner = self._owner(context)
+        files = self._select(context, staging, ledger, event_filter, replay)
         unknown = unknown_event_types(staged.event_type for staged in files)
         if unknown:
             self.log.warning(
                 "Delivering event type(s) this provider's catalog does not list, as they are (Braze adds types "
                 "without notice; check their tables and filters): %s", ", ".join(unknown),
             )
-        generation = (
-            "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if self.replay else FIRST_GENERATION
-        )
+        generation = "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if replay else FIRST_GENERATION
         try:
             settings = DeliverySettings(
-                target=f"{self.mode}:{self.database}:{self.table}:{_without_query(self.postback_url)}",
                 event_filter=event_filter,
                 transform=FieldTransform(self.drop_fields, self.hash_fields),
                 dedupe_hours=self.dedupe_hours,
@@ -173,16 +175,16 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
                 requests_in_flight=self.requests_in_flight,
             )
         except ValueError as error:
-            raise self._settings_error(ledger, str(error)) from None
-        self.log.info("%d file(s) to deliver from %s (%s mode)", len(files), self.staging_url, self.mode)
+            raise self._settings_error(ledger, group, str(error)) from None
+        self.log.info("%d file(s) to deliver from %s to %s", len(files), self.staging_url, sink.destination)
         try:
             summary = Delivery(staging, sink, ledger, settings, owner).run(files)
         except TDError as error:
-            ledger.record_error(str(error))
+            ledger.record_error(str(error), **self._error_scope(group))
             if error.permanent:
                 raise AirflowFailException(str(error)) from None
             raise
-        ledger.clear_error()
+        ledger.clear_errors(**self._error_scope(group))
         result = summary.to_dict()
         self.log.info("Delivery summary: %s", result)
         return result
@@ -199,16 +201,30 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
             ) from None
         return ledger
 
-    def _settings_error(self, ledger: Ledger, message: str) -> AirflowFailException:
-        """A wrong setting: kept as the ledger's last error for the lag sensor's message, and failed without
-        retries, since only a fix can make it pass."""
-        ledger.record_error(message)
+    def _error_scope(self, group: tuple[str, ...]) -> dict:
+        """Whose error a failure is: this delivery as configured (not the table the connection resolves it to,
+        so a fix made in the connection clears it), for its event-type group (empty: every type)."""
+        where = _without_query(self.postback_url) or f"{self.database or '(connection default)'}.{self.table}"
+        return {"destination": f"{self.mode} to {where} via {self.td_conn_id}", "event_types": group}
+
+    def _settings_error(self, ledger: Ledger, group: tuple[str, ...], message: str) -> AirflowFailException:
+        """A wrong setting: kept as the ledger's last error of this delivery for the lag sensor's message, and
+        failed without retries, since only a fix can make it pass."""
+        ledger.record_error(message, **self._error_scope(group))
         return AirflowFailException(message)
 
-    def _sink(self, ledger: Ledger) -> Sink:
+    def _setting(self, ledger: Ledger, group: tuple[str, ...], coerce: Callable[[Any, str], Any], value: Any,
+                 name: str) -> Any:
+        """A templated value read the one way (`coerce`); one that cannot be read is a setting to fix."""
+        try:
+            return coerce(value, name)
+        except ValueError as error:
+            raise self._settings_error(ledger, group, str(error)) from None
+
+    def _sink(self, ledger: Ledger, group: tuple[str, ...]) -> Sink:
         """The sink, built before any listing: a wrong mode, name, URL or connection fails in a second."""
         if self.mode not in MODES:
-            raise self._settings_error(ledger, f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+            raise self._settings_error(ledger, group, f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         try:
             return TreasureDataHook(td_conn_id=self.td_conn_id).get_sink(
                 self.mode,
@@ -218,17 +234,17 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
                 create_table=self.create_table,
             )
         except (AirflowNotFoundException, TDError, ValueError) as error:
-            raise self._settings_error(ledger, str(error)) from None
+            raise self._settings_error(ledger, group, str(error)) from None
 
-    def _staging(self, ledger: Ledger) -> StagingArea:
+    def _staging(self, ledger: Ledger, group: tuple[str, ...]) -> StagingArea:
         """The staging area; an unknown URL scheme or storage connection is a setting to fix."""
         try:
             return CurrentsExportHook(self.staging_url, self.staging_conn_id).staging
         except (AirflowNotFoundException, ValueError) as error:
-            raise self._settings_error(ledger, f"staging {self.staging_url}: {error}") from None
+            raise self._settings_error(ledger, group, f"staging {self.staging_url}: {error}") from None
 
     def _select(
-        self, context: Any, staging: StagingArea, ledger: Ledger, event_filter: EventFilter
+        self, context: Any, staging: StagingArea, ledger: Ledger, event_filter: EventFilter, replay: bool
     ) -> list[StagedFile]:
         """The files to deliver: the explicit `files`, or the listing's pending ones; never one not yet due."""
         now = pendulum.now("UTC")
@@ -239,10 +255,11 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
             listing = staging.list(event_filter.selector)
         except StagingNotFoundError as error:
             raise self._settings_error(
-                ledger, f"{error}: check staging_url, and the bucket and prefix of the Currents integration in Braze"
+                ledger, event_filter.event_types,
+                f"{error}: check staging_url, and the bucket and prefix of the Currents integration in Braze",
             ) from None
         since = _as_time(self.since)
-        if self.replay:
+        if replay:
             return _due(listing.select(event_filter.selector, since=since, until=until), now)
         files = pending_files(listing, ledger.states(), event_types=event_filter.selector, until=until, now=now)
         return [staged for staged in files if since is None or staged.queue_hour >= since]

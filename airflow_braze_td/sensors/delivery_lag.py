@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import (
     Stats,
     conf,
 )
+from airflow_braze_td.coerce import as_names, as_number, as_optional_number
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
 LAG_GAUGE = "braze_td.delivery_lag_hours"
@@ -67,21 +68,29 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def _trigger(self, context: Any) -> DeliveryLagTrigger:
-        silence = self.max_staging_silence_hours
+        """The check, with its templated numbers read the one way (`coerce`); a bad one fails without retries."""
+        try:
+            hand_over_after = as_optional_number(self.hand_over_after_minutes, "hand_over_after_minutes")
+            thresholds = {
+                name: as_number(getattr(self, name), name)
+                for name in ("loss_window_hours", "fail_margin_hours", "warn_after_hours")
+            }
+            silence = as_optional_number(self.max_staging_silence_hours, "max_staging_silence_hours")
+            event_types = as_names(self.event_types, "event_types")
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
         interval_end = context.get("data_interval_end")
         hand_over_at = None
-        if self.hand_over_after_minutes is not None and interval_end is not None:
-            hand_over_at = interval_end.timestamp() + float(self.hand_over_after_minutes) * 60
+        if hand_over_after is not None and interval_end is not None:
+            hand_over_at = interval_end.timestamp() + hand_over_after * 60
         return DeliveryLagTrigger(
             str(self.staging_url),
             str(self.ledger_url),
             staging_conn_id=self.staging_conn_id,
             ledger_conn_id=self.ledger_conn_id,
-            event_types=list(self.event_types or []),
-            loss_window_hours=float(self.loss_window_hours),
-            fail_margin_hours=float(self.fail_margin_hours),
-            warn_after_hours=float(self.warn_after_hours),
-            max_staging_silence_hours=float(silence) if silence not in (None, "", "None") else None,
+            event_types=event_types,
+            **thresholds,
+            max_staging_silence_hours=silence,
             poke_interval=float(self.poke_interval),
             hand_over_at=hand_over_at,
         )

@@ -152,6 +152,12 @@ class Sink(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(database={self.database!r}, table={self.router.template!r}, {self.client!r})"
 
+    @property
+    def destination(self) -> str:
+        """Where this sink's batches land, resolved (endpoint, database, table or table template), without any
+        key: the one value a delivery's fingerprint and batch identities take the destination from."""
+        return f"{self.mode} {self._base}{self.router.template}"
+
     def batcher(self) -> Batcher:
         """A batcher sized for this sink's requests."""
         return Batcher(self.limits, self.envelope_bytes, self.separator_bytes)

@@ -78,7 +78,7 @@ class DeliveryLagTrigger(BaseTrigger):
         report = lag_report(
             staging, ledger, event_types=EventTypeSelector(self.event_types), loss_window_hours=self.loss_window_hours
         )
-        verdict = judge(report, thresholds, ledger.last_error())
+        verdict = judge(report, thresholds, ledger.last_errors)
         status, message = verdict.status, verdict.message
         if status == "waiting" and self.hand_over_at is not None and time.time() >= self.hand_over_at:
             status, message = "handed_over", f"{message}; handing the watch over to the next run's check"

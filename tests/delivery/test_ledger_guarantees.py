@@ -39,7 +39,7 @@ def test_two_concurrent_deliveries_send_each_file_once(staged_tree, emulator, tm
 
     def run(owner: str) -> None:
         delivery = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path),
-                            DeliverySettings(target="postback:braze"), owner)
+                            DeliverySettings(), owner)
         start.wait()
         summaries[owner] = delivery.run(files)
 
@@ -52,7 +52,7 @@ def test_two_concurrent_deliveries_send_each_file_once(staged_tree, emulator, tm
     raced = sum(summary.files_claimed_elsewhere for summary in summaries.values())
     assert sum(summary.files for summary in summaries.values()) + raced >= staged["files"]
     leftovers = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path),
-                         DeliverySettings(target="postback:braze"), "run-3").run(files)
+                         DeliverySettings(), "run-3").run(files)
     assert sum(summary.files for summary in summaries.values()) + leftovers.files == staged["files"]
     landed = delivered_ids(emulator)
     assert set(landed) == set(eligible_ids(root))
@@ -83,7 +83,7 @@ def test_quarantine_keeps_every_bad_input_and_requeue_delivers_it_after_the_fix(
     area = StagingArea.from_url(str(staging))
     ledger = ledger_in(tmp_path)
     sink = sink_for(emulator, "postback")
-    summary = Delivery(area, sink, ledger, DeliverySettings(target="postback:braze"), "run").run(area.list().files)
+    summary = Delivery(area, sink, ledger, DeliverySettings(), "run").run(area.list().files)
     assert summary.files_quarantined == 3 and summary.files_delivered == 1
     assert summary.quarantined == 2, "one event rejected by TD, one event without an id"
     states = ledger.states()
@@ -116,7 +116,7 @@ def test_lag_waits_inside_the_window_and_succeeds_when_fresh(staged_tree, emulat
     assert pending.pending_files and pending.lag_hours == 8.0 and pending.hours_left == 40.0
     assert judge(pending, LagThresholds()).status == "waiting"
     assert judge(pending, LagThresholds(warn_after_hours=6)).warning
-    Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(target="import:braze"), "run").run(
+    Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(), "run").run(
         area.list().files)
     delivered = lag_report(area, ledger, now=end.add(hours=5))
     assert delivered.pending_files == 0 and delivered.lag_hours == 0
@@ -130,7 +130,7 @@ def test_ledger_location_that_cannot_be_written_stops_before_any_delivery(staged
     area = StagingArea.from_url(str(root))
     ledger = ledger_in(Path(blocker))
     try:
-        Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(target="p"), "run").run(
+        Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(), "run").run(
             area.list().files)
     except OSError as error:
         assert "not-a-folder" in str(error)
@@ -147,7 +147,7 @@ def test_ids_left_by_a_try_killed_before_its_state_are_not_duplicates_on_retry(s
     hour = first.queue_hour.int_timestamp // 3600
     ids = [event["id"] for event in area.iter_events(first)]
     ledger.save_bundle_ids("killed-bundle", {(first.event_type, hour): {first.identity: ids}})
-    summary = Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(target="import:braze"),
+    summary = Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(),
                        "run").run(area.list().files)
     assert delivered_ids(emulator) == eligible_ids(root)
     assert summary.events_sent == len(eligible_ids(root))
@@ -161,7 +161,7 @@ def test_postback_resumes_after_the_last_journalled_acknowledgement(staged_tree,
     files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
     ledger = ledger_in(tmp_path)
     small_batches = BatchLimits(10, 1 << 19, 1 << 18)
-    settings = DeliverySettings(target="postback:braze")
+    settings = DeliverySettings()
     emulator.push_faults(*[Fault(path_prefix="/postback") for _ in range(7)], Fault.http(401, path_prefix="/postback"))
     with pytest.raises(TDAuthError):
         Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)
@@ -204,7 +204,7 @@ def test_acknowledgements_are_recorded_in_batch_order_with_several_requests_in_f
     files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
     ledger = ledger_in(tmp_path)
     small_batches = BatchLimits(10, 1 << 19, 1 << 18)
-    settings = DeliverySettings(target="postback:braze", requests_in_flight=3)
+    settings = DeliverySettings(requests_in_flight=3)
     emulator.push_faults(*[Fault(path_prefix="/postback") for _ in range(4)],
                          Fault.http(401, delay=0.5, path_prefix="/postback"))
     with pytest.raises(TDAuthError):
@@ -275,14 +275,14 @@ def test_on_object_storage_the_ledger_writes_each_object_straight_to_its_name(st
     files = area.list().files
     store = _ObjectStore()
     ledger = Ledger(store, "/ledger")
-    summary = Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(target="postback:braze"),
+    summary = Delivery(area, sink_for(emulator, "postback"), ledger, DeliverySettings(),
                        "run").run(files)
     assert summary.files_delivered == len(files)
     assert set(delivered_ids(emulator)) == set(eligible_ids(root))
     assert store.renames == 0 and not [path for path in store.store if ".tmp-" in path]
     assert {state.state for state in Ledger(store, "/ledger").file_states().values()} == {DELIVERED}
     again = Delivery(area, sink_for(emulator, "postback"), Ledger(store, "/ledger"),
-                     DeliverySettings(target="postback:braze"), "run-2").run(files)
+                     DeliverySettings(), "run-2").run(files)
     assert again.files_already_delivered == len(files) and again.batches == 0
 
 
@@ -304,10 +304,10 @@ def test_a_retry_reads_unfinished_bundles_in_the_order_the_failed_try_did(emulat
     sink.client.ensure_table("braze", sink.router("users.messages.email.Open"))
     emulator.push_faults(Fault(path_prefix="/v3/table/import"), Fault.http(401, path_prefix="/v3/table/import"))
     with pytest.raises(TDAuthError):
-        Delivery(area, sink, ledger, DeliverySettings(target="import:braze", requests_in_flight=1), "run").run(files)
+        Delivery(area, sink, ledger, DeliverySettings(requests_in_flight=1), "run").run(files)
     assert len(list((tmp_path / "ledger" / "open").glob("*.json"))) == 1, "the bundle after X should be open"
     assert sum(delivered_ids(emulator).values()) == 10
 
-    Delivery(area, sink_for(emulator, "import", limits=limits), ledger, DeliverySettings(target="import:braze"),
+    Delivery(area, sink_for(emulator, "import", limits=limits), ledger, DeliverySettings(),
              "run").run(files)
     assert delivered_ids(emulator) == Counter({open_record(n)["id"]: 1 for n in range(1, 61)})

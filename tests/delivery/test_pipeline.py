@@ -31,7 +31,7 @@ from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in,
 def deliver(root, emu, tmp_path, mode: str, owner: str = "run-1", **settings):
     area = StagingArea.from_url(str(root))
     delivery = Delivery(area, sink_for(emu, mode), ledger_in(tmp_path),
-                        DeliverySettings(target=f"{mode}:braze", **settings), owner)
+                        DeliverySettings(**settings), owner)
     return delivery.run(area.list().files)
 
 
@@ -167,7 +167,7 @@ def test_import_batches_go_out_several_at_a_time(staged_tree, emulator, tmp_path
     emulator.push_faults(*[Fault.slow(0.3, path_prefix="/v3/table/import") for _ in range(8)])
     sink = sink_for(emulator, "import", limits=BatchLimits(50, 1 << 20, 1 << 20))
     assert sink.requests_in_flight == 2
-    summary = Delivery(area, sink, ledger_in(tmp_path), DeliverySettings(target="import:braze"), "run").run(files)
+    summary = Delivery(area, sink, ledger_in(tmp_path), DeliverySettings(), "run").run(files)
     assert emulator.fault_counts()["slow"] == 8 and summary.batches >= 8
     assert emulator.most_delayed_at_once() == 2
     truth = {event["id"] for staged in files for event in area.iter_events(staged)

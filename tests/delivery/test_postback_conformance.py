@@ -41,7 +41,7 @@ def test_stored_postback_bodies_equal_brazes_own_envelopes(braze_samples, emulat
         (staging / key).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(avro, staging / key)
     area = StagingArea.from_url(str(staging))
-    settings = DeliverySettings(target="postback", event_filter=EventFilter(require_external_user_id=False))
+    settings = DeliverySettings(event_filter=EventFilter(require_external_user_id=False))
     summary = Delivery(area, sink_for(emulator, "postback"), ledger_in(tmp_path), settings, "run").run(
         area.list().files)
     assert summary.events_sent == len(types) == 90

@@ -27,10 +27,12 @@ def airflow_home(tmp_path_factory) -> Path:
 
 
 def dag_test(workdir: Path, emu_url: str, conf: dict, *, logical_date: str = LOGICAL_DATE,
-             background: bool = False) -> subprocess.CompletedProcess | subprocess.Popen:
-    """`airflow dags test` of the example DAG; the same logical date means the same run, as a UI Clear does."""
-    env = airflow_env(workdir, ROOT / "dags", emu_url)
-    command = [AIRFLOW, "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf)]
+             background: bool = False, dag_id: str = DAG_ID,
+             dags_folder: Path = ROOT / "dags") -> subprocess.CompletedProcess | subprocess.Popen:
+    """`airflow dags test` of the example DAG (or `dag_id` in `dags_folder`); the same logical date means the
+    same run, as a UI Clear does."""
+    env = airflow_env(workdir, dags_folder, emu_url)
+    command = [AIRFLOW, "dags", "test", dag_id, logical_date, "--conf", json.dumps(conf)]
     if background:
         log = (workdir / "background.log").open("wb")
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -126,8 +126,13 @@ class World:
         """The delivery core over every listed file, as one run."""
         sink = sink or sink_for(self.emulator.url)
         area = self.area
-        settings = DeliverySettings(target=f"{sink.mode}:braze")
+        settings = DeliverySettings()
         return Delivery(area, sink, self.ledger, settings, owner).run(area.list().files)
+
+    def last_error_message(self) -> str:
+        """The message of the ledger's one current delivery error."""
+        (error,) = self.ledger.last_errors()
+        return error["message"]
 
     def state_of(self, key: str) -> str | None:
         staged = next(staged for staged in self.area.list().files if staged.key == key)

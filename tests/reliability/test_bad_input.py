@@ -320,12 +320,15 @@ def test_invalid_database_or_table_names_fail_before_anything_is_sent(world: Wor
     if "database" in options:
         assert "(for example 'braze_prod')" in str(raised.value)
     assert world.emulator.requests() == [] and world.ledger.states() == {}
-    assert world.ledger.last_error()["message"] == str(raised.value)
+    assert world.last_error_message() == str(raised.value)
 
 
 @pytest.mark.parametrize(("options", "expected"), [
     ({"requests_in_flight": 0}, "requests_in_flight must be at least 1, not 0"),
     ({"hash_fields": ["external_user_id"]}, "field path 'external_user_id' must start with `user.` or `properties.`"),
+    ({"replay": "maybe"}, "replay must be a boolean (true/false, 1/0, yes/no, on/off), not 'maybe'"),
+    ({"require_external_user_id": "None"},
+     "require_external_user_id must be a boolean (true/false, 1/0, yes/no, on/off), not 'None'"),
 ])
 def test_bad_delivery_settings_fail_without_retries_and_send_nothing(world: World, connect, options: dict,
                                                                      expected: str) -> None:
@@ -334,7 +337,7 @@ def test_bad_delivery_settings_fail_without_retries_and_send_nothing(world: Worl
         operator_for(world, mode="import", **options).execute(run_context())
     assert str(raised.value) == expected
     assert world.emulator.requests() == [] and world.ledger.states() == {}
-    assert world.ledger.last_error()["message"] == expected
+    assert world.last_error_message() == expected
 
 
 def test_a_missing_database_with_create_table_off_stops_and_delivers_after_it_is_created(world: World) -> None:
@@ -447,7 +450,7 @@ def test_a_staging_url_that_does_not_exist_fails_clearly_and_sends_nothing(world
     message = str(raised.value)
     assert message.startswith(f"staging prefix file://{missing} does not exist: check staging_url")
     assert world.emulator.requests() == [] and world.ledger.states() == {}
-    assert world.ledger.last_error()["message"] == message
+    assert world.last_error_message() == message
     sensor = CurrentsDeliveryLagSensor(task_id="check", staging_url=str(missing), ledger_url=str(world.ledger_dir))
     with pytest.raises(StagingNotFoundError, match=f"staging prefix file://{missing} does not exist"):
         sensor.poke({"ti": None, "data_interval_end": None})
@@ -473,7 +476,7 @@ def test_a_wrong_mode_name_fails_before_anything_is_read_or_sent(world: World, c
     with pytest.raises(AirflowFailException, match=r"^mode 'bulk' is not one of postback, import, ingest$"):
         operator_for(world, mode="bulk").execute(run_context())
     assert world.emulator.requests() == [] and world.ledger.states() == {}
-    assert world.ledger.last_error()["message"] == "mode 'bulk' is not one of postback, import, ingest"
+    assert world.last_error_message() == "mode 'bulk' is not one of postback, import, ingest"
 
 
 def test_a_ledger_url_that_cannot_be_written_fails_before_anything_is_sent(world: World, connect) -> None:
@@ -493,7 +496,7 @@ def test_the_core_names_an_unwritable_ledger_whatever_the_os_error(world: World)
     blocker.write_text("not a folder")
     area = world.area
     delivery = Delivery(area, sink_for(world.emulator.url), type(world.ledger).from_url(str(blocker / "ledger")),
-                        DeliverySettings(target="postback:braze"), "run-1")
+                        DeliverySettings(), "run-1")
     with pytest.raises(LedgerNotWritableError, match="cannot write the delivery ledger"):
         delivery.run(area.list().files)
     assert world.emulator.requests() == []

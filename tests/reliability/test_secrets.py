@@ -124,8 +124,8 @@ def test_status_after_a_run_refused_for_its_key_shows_the_error_not_the_key(worl
     text = capsys.readouterr().out
     assert main(["status", "--staging", str(world.staging_dir), "--ledger", str(world.ledger_dir), "--json"]) == 0
     report = capsys.readouterr().out
-    assert "last delivery error: Treasure Data refused the key" in text
-    assert orjson.loads(report)["last_error"]["message"] == str(raised.value)
+    assert "last delivery error of every event type (" in text and "): Treasure Data refused the key" in text
+    assert [error["message"] for error in orjson.loads(report)["last_errors"]] == [str(raised.value)]
     assert_no_secret(every_text_of(raised.value), text, report, ledger_bytes(world))
 
 
@@ -162,8 +162,8 @@ def test_reprs_of_hooks_clients_sinks_and_settings_hold_no_key(world: World, con
              hook.get_sink("ingest", table="events"),
              hook.get_sink("postback", postback_url=postback_url(world.emulator))]
     operator = operator_for(world, postback_url=postback_url(world.emulator), database=None, table=None)
-    objects = [hook, client, client.endpoints, *sinks, operator, world.ledger, world.area,
-               DeliverySettings(target=f"postback:braze:currents:{operator.postback_url.split('?')[0]}")]
+    objects = [hook, client, client.endpoints, *sinks, *(sink.destination for sink in sinks), operator,
+               world.ledger, world.area, DeliverySettings()]
     assert_no_secret(*(repr(thing) for thing in objects), *(str(thing) for thing in objects))
 
 
