@@ -79,6 +79,7 @@ def _emulator(args: argparse.Namespace) -> int:
         write_keys=tuple(args.write_key),
         strict_postback=args.strict_postback,
         visibility_delay=args.visibility_delay,
+        latency=args.latency_ms / 1000,
     )
     return 0
 
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--write-key", action="append", default=[], help="an import-only key (repeatable)")
     emulator.add_argument("--strict-postback", action="store_true", help="answer 403 to a bad postback key")
     emulator.add_argument("--visibility-delay", type=float, default=0.0, help="seconds before rows show")
+    emulator.add_argument("--latency-ms", type=float, default=0.0,
+                          help="hold every data request this long, as TD answering over the internet")
 
     status = command("status", _status)
     status.add_argument("--staging", required=True, metavar="URL")

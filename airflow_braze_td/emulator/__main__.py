@@ -16,6 +16,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--write-key", action="append", default=[], help="a write-only key (repeatable)")
     parser.add_argument("--strict-postback", action="store_true", help="answer 403 to a bad postback key")
     parser.add_argument("--visibility-delay", type=float, default=0.0, help="seconds before stored rows show")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="hold every data request (postback, import, ingest) this long, as TD over the internet")
     return parser.parse_args(argv)
 
 
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         write_keys=args.write_key,
         strict_postback=args.strict_postback,
         visibility_delay=args.visibility_delay,
+        latency=args.latency_ms / 1000,
     )
 
 

@@ -16,6 +16,7 @@ from airflow_braze_td.emulator.faults import Fault, FaultInjector
 from airflow_braze_td.emulator.protocol import Request, Response
 from airflow_braze_td.emulator.store import Store
 
+DATA_FAMILIES = frozenset({"postback", "import", "ingest"})
 REQUEST_LOG_LIMIT = 200_000  # a million-event benchmark must not turn the log into the memory hog
 
 
@@ -71,8 +72,12 @@ class EmulatorApp:
         write_keys: tuple[str, ...] = (),
         strict_postback: bool = False,
         visibility_delay: float = 0.0,
+        latency: float = 0.0,
     ) -> None:
         self.store = Store(store, visibility_delay)
+        # Seconds every data request (postback, import, ingest) is held, as the real TD over the internet
+        # answers in tens of milliseconds; a held request blocks only its own connection's thread.
+        self.latency = latency
         self.faults = FaultInjector()
         self.log = RequestLog()
         self.api = TreasureDataAPI(self.store, KeyRing(api_keys, write_keys), strict_postback)
@@ -81,6 +86,8 @@ class EmulatorApp:
         """Answer a Treasure Data request; None means: reset the connection without answering."""
         routed = self.api.route(request.method, path_segments(request.path))
         fault = self.faults.next_fault(request.path, routed.family if isinstance(routed, Route) else None)
+        if self.latency and isinstance(routed, Route) and routed.family in DATA_FAMILIES:
+            self.faults.delay(self.latency)
         response = self._answer(request, routed, fault)
         self.log.record(request, response, fault)
         return response

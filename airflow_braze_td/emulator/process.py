@@ -55,6 +55,7 @@ def start_emulator_process(
     strict_postback: bool = False,
     visibility_delay: float = 0.0,
     host: str = "127.0.0.1",
+    latency: float = 0.0,
 ) -> EmulatorProcess:
     """Start the emulator in a subprocess and return once its health endpoint answers."""
     command = [sys.executable, "-m", "airflow_braze_td.emulator", "--host", host, "--port", str(port), "--store", store]
@@ -64,6 +65,8 @@ def start_emulator_process(
         command.append("--strict-postback")
     if visibility_delay:
         command += ["--visibility-delay", str(visibility_delay)]
+    if latency:
+        command += ["--latency-ms", str(latency * 1000)]
     popen = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     process = EmulatorProcess(popen, "")
     try:

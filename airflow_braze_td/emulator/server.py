@@ -194,8 +194,9 @@ class Emulator:
         visibility_delay: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        latency: float = 0.0,
     ) -> None:
-        self._app = EmulatorApp(store, tuple(api_keys), tuple(write_keys), strict_postback, visibility_delay)
+        self._app = EmulatorApp(store, tuple(api_keys), tuple(write_keys), strict_postback, visibility_delay, latency)
         self._stopped = False
         try:
             self._server = _EmulatorHTTPServer((host, port), self._app)
@@ -283,10 +284,11 @@ def serve(
     write_keys: Iterable[str] = (),
     strict_postback: bool = False,
     visibility_delay: float = 0.0,
+    latency: float = 0.0,
 ) -> None:
     """Run an emulator until SIGTERM or SIGINT; the first line printed carries its URL."""
     stop_requested = threading.Event()
-    with Emulator(store, api_keys, write_keys, strict_postback, visibility_delay, host, port) as emulator:
+    with Emulator(store, api_keys, write_keys, strict_postback, visibility_delay, host, port, latency) as emulator:
         print(f"TD emulator listening on {emulator.url}", flush=True)
         previous = _install_stop_handlers(stop_requested)
         try:

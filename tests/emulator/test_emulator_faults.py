@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from airflow_braze_td.emulator import DEFAULT_CHAOS_KINDS, Emulator, Fault
+from tests.emulator.conftest import TDClient
 
 
 def test_faults_are_served_in_order_and_not_processed(emu, td):
@@ -132,3 +134,17 @@ def test_fault_spec_names_and_defaults():
     assert Fault(reset=True).kind == "reset"
     with pytest.raises(ValueError):
         Fault.from_spec({"status": 500, "colour": "red"})
+
+
+def test_latency_holds_every_data_request_without_holding_the_others(session):
+    """Five postbacks sent at once are held at once (one thread per connection); control calls are not held."""
+    with Emulator(latency=0.3) as emu:
+        td = TDClient(emu.url, session)
+        td.create_table("lat_db", "events")
+        assert emu.most_delayed_at_once() == 0
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda n: TDClient(emu.url, requests.Session()).postback(
+                "lat_db", "events", {"n": n}), range(5)))
+        assert [answer.status_code for answer in answers] == [200] * 5
+        assert emu.most_delayed_at_once() == 5
+        assert sorted(row["n"] for row in emu.rows("lat_db", "events")) == list(range(5))
