@@ -42,7 +42,7 @@ import orjson
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
-from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
@@ -252,7 +252,10 @@ class Delivery:
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)
-        sender = _Sender(self.settings.requests_in_flight or self.sink.requests_in_flight)
+        in_flight = self.settings.requests_in_flight or self.sink.requests_in_flight
+        self.sink.reserve_connections(in_flight)
+        sender = _Sender(in_flight)
+        self._reader = ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="staging-read")
         try:
             with _fewer_collections:
                 for bundle in self._bundles(todo, delivering, known):
@@ -268,6 +271,7 @@ class Delivery:
             self._held_claims.clear()
             raise
         finally:
+            self._reader.shutdown(wait=True, cancel_futures=True)
             self.ledger.close_journals()
         self.summary.seconds = time.monotonic() - self._started
         self._log_progress(len(ordered), len(ordered), force=True)
@@ -397,10 +401,10 @@ class Delivery:
         totals: Counter = Counter()
         state = _SendState(bundle, progress, members, totals, time.monotonic())
         batcher = self.sink.batcher()
-        for staged in files:
+        for staged, events in self.staging.read_ahead(files, self._reader):
             member = _Member(staged)
             members.append(member)
-            self._read_member(member, batcher, sender, state)
+            self._read_member(member, events, batcher, sender, state)
         for batch in batcher.flush():
             self._submit(sender, batch, state)
         sender.submit(lambda _: self._finish_bundle(bundle, members, progress, totals, known, token))
@@ -408,7 +412,8 @@ class Delivery:
     def _submit(self, sender: _Sender, batch: Batch, state: _SendState) -> None:
         sender.submit(partial(self._record, batch, state), partial(self._send, batch, state))
 
-    def _read_member(self, member: _Member, batcher: Batcher, sender: _Sender, state: _SendState) -> None:
+    def _read_member(self, member: _Member, events: Iterator[dict | BadEvent], batcher: Batcher, sender: _Sender,
+                     state: _SendState) -> None:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
         hour = staged.queue_hour_timestamp // 3600
@@ -421,7 +426,7 @@ class Delivery:
         keep_id = ids.append
         read = duplicates = 0
         try:
-            for event in self.staging.iter_events(staged):
+            for event in events:
                 if type(event) is BadEvent:
                     invalid.append({"reason": event.reason, "record_index": event.record_index, "event": event.record})
                     continue

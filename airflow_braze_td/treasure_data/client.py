@@ -9,10 +9,17 @@ prepare each from scratch (merging headers, reading `~/.netrc`, looking up proxi
 half of the client's CPU per request. So a request is prepared once per (method, URL, headers) and
 each send copies it with a new body, and the environment's proxy and TLS settings are merged once per
 origin. What is sent is what `Session.request` would send (Treasure Data sets no cookies to merge later).
+
+Several requests are in flight at once to hide Treasure Data's answer time, so the session's pool keeps a
+connection per request in flight (`reserve_connections`), and a 429 slows the whole task, not only the
+request that got it: every request waits out the pause the server asked for (or the first backoff step).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +27,15 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+from requests.adapters import HTTPAdapter
 
 from airflow_braze_td import __version__
 from airflow_braze_td.treasure_data.endpoints import Endpoints
 from airflow_braze_td.treasure_data.errors import TDConflictError, TDProtocolError, error_for_status
 from airflow_braze_td.treasure_data.retry import RetryableError, RetryPolicy, parse_retry_after
 from airflow_braze_td.treasure_data.rows import validate_name
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = f"airflow-provider-braze-td/{__version__}"
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
@@ -84,6 +94,8 @@ class TDClient:
         self._secrets: set[str] = {api_key}
         self._prepared: dict[tuple, requests.PreparedRequest] = {}
         self._send_settings: dict[str, dict[str, Any]] = {}
+        self._paused_until = 0.0
+        self._pause_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TDClient({self.endpoints.describe()})"
@@ -105,6 +117,30 @@ class TDClient:
         if write_key:
             self.add_secret(write_key)
         return {"Authorization": None, "X-TD-Write-Key": write_key or self._api_key}
+
+    def reserve_connections(self, count: int) -> None:
+        """Keep up to `count` connections per host in the session's pool, one per request in flight, so none
+        is opened and dropped per request (requests' default pool keeps 10)."""
+        for prefix in ("https://", "http://"):
+            adapter = self.session.get_adapter(prefix)
+            if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < count:
+                adapter.poolmanager.clear()
+                adapter.init_poolmanager(adapter._pool_connections, count, block=adapter._pool_block)
+
+    def _wait_out_pause(self) -> None:
+        """Hold a request while the server's last 429 pause lasts."""
+        remaining = self._paused_until - time.monotonic()
+        if remaining > 0:
+            self.retry.sleep(remaining)
+
+    def _pause(self, retry_after: float | None) -> None:
+        """Treasure Data said 429: every request of this client waits `retry_after` (else a first backoff)."""
+        seconds = retry_after if retry_after is not None else self.retry.backoff(1)
+        with self._pause_lock:
+            until = time.monotonic() + seconds
+            if until > self._paused_until:
+                self._paused_until = until
+                log.warning("Treasure Data asked to slow down (HTTP 429): every request waits %.2f s", seconds)
 
     def url(self, family: str, path: str) -> str:
         """Absolute URL of `path` on one endpoint family: api, imports, postback or ingest."""
@@ -141,6 +177,7 @@ class TDClient:
         `headers` override the defaults; a None value drops one (a postback sends its write key instead
         of `Authorization`). `target` ("database 'x'") makes error messages specific.
         """
+        self._wait_out_pause()
         try:
             response = self.session.send(
                 self._prepare(method, url, body, headers),
@@ -163,6 +200,8 @@ class TDClient:
         detail = self._detail(response)
         if status == 429 or 500 <= status < 600:
             retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
+            if status == 429:
+                self._pause(retry_after)
             reason = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
             raise RetryableError(reason, retry_after=retry_after, status=status)
         raise error_for_status(

@@ -158,6 +158,10 @@ class Sink(ABC):
         key: the one value a delivery's fingerprint and batch identities take the destination from."""
         return f"{self.mode} {self._base}{self.router.template}"
 
+    def reserve_connections(self, requests_in_flight: int) -> None:
+        """One kept connection per request a delivery keeps in flight."""
+        self.client.reserve_connections(requests_in_flight)
+
     def batcher(self) -> Batcher:
         """A batcher sized for this sink's requests."""
         return Batcher(self.limits, self.envelope_bytes, self.separator_bytes)

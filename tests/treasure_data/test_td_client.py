@@ -162,3 +162,36 @@ def test_server_text_never_brings_the_key_into_an_error(client: TDClient, emu: E
 def test_the_client_refuses_an_empty_key(http: requests.Session, emu: Emulator) -> None:
     with pytest.raises(ValueError, match="API key"):
         client_for(emu.url, http, key="")
+
+
+def test_a_429_pauses_every_request_of_the_client_not_only_the_one_that_got_it(emu: Emulator,
+                                                                             http: requests.Session) -> None:
+    """Request A gets 429 with Retry-After 0.3; request B, sent meanwhile by another thread of the same task,
+    waits out that pause before it goes; once it has passed, nothing waits."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    client = client_for(emu.url, http, retry=RetryPolicy(max_attempts=1, initial_wait=0.01, max_wait=0.05,
+                                                        sleep=sleep))
+    client.ensure_table("braze", "events")
+    emu.push_faults(Fault.http(429, retry_after="0.3"))
+    url = client.url("postback", "/postback/v3/event/braze/events")
+    with pytest.raises(TDTransientError):
+        client.request("POST", url, body=b'{"n": 1}', headers={"Content-Type": "application/json"})
+    assert waits == []
+    client.send_once("POST", url, body=b'{"n": 2}', headers={"Content-Type": "application/json"})
+    assert len(waits) == 1 and 0.1 < waits[0] <= 0.3
+    client.send_once("POST", url, body=b'{"n": 3}', headers={"Content-Type": "application/json"})
+    assert len(waits) == 1
+    assert statuses(emu)[-3:] == [429, 200, 200]
+
+
+def test_the_session_keeps_a_connection_per_request_in_flight(emu: Emulator, http: requests.Session) -> None:
+    client = client_for(emu.url, http)
+    client.reserve_connections(24)
+    assert http.get_adapter("http://x")._pool_maxsize == 24
+    client.reserve_connections(4)
+    assert http.get_adapter("https://x")._pool_maxsize == 24
