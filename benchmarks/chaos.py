@@ -17,8 +17,9 @@ the timeout and a million events fit in about ten minutes; kills are placed by w
 (`/proc/<pid>/io`, Linux).
 
 Exits non-zero when an event is lost, when import mode stored a duplicate, when postback duplicates pass
-their bound (one batch per kill and per ambiguous answer: "store, then 500" or a slow answer the client
-gave up on, since postback has no idempotency key), or when a try hangs or fails permanently.
+their bound (per killed or failed try, the requests it had in flight, whose batches may have landed
+unrecorded; and one batch per ambiguous answer: "store, then 500" or a slow answer the client gave up on,
+since postback has no idempotency key), or when a try hangs or fails permanently.
 """
 
 from __future__ import annotations
@@ -365,7 +366,8 @@ def run_mode(args: argparse.Namespace, mode: str, workdir: Path, truth: set[str]
         result.duplicate_batches = sum(count - 1 for count in batches.values())
         # A re-sent batch is stored again whole; any other duplicate means a batch was rebuilt differently.
         result.partial_duplicates = result.duplicated - sum((count - 1) * len(ids) for ids, count in batches.items())
-        result.duplicate_batches_bound = result.kills + sum(result.faults.get(kind, 0) for kind in AMBIGUOUS_KINDS)
+        result.duplicate_batches_bound = (result.kills + result.failed_tries) * _requests_in_flight(mode) + sum(
+            result.faults.get(kind, 0) for kind in AMBIGUOUS_KINDS)
         result.duplicated_bound = result.duplicate_batches_bound * POSTBACK_BATCH_EVENTS
     check(result, args)
     return result

@@ -83,7 +83,8 @@ def test_quarantine_keeps_every_bad_input_and_requeue_delivers_it_after_the_fix(
     area = StagingArea.from_url(str(staging))
     ledger = ledger_in(tmp_path)
     sink = sink_for(emulator, "postback")
-    summary = Delivery(area, sink, ledger, DeliverySettings(), "run").run(area.list().files)
+    settings = DeliverySettings(requests_in_flight=1)  # the two 400s go to the first batch and its bisection
+    summary = Delivery(area, sink, ledger, settings, "run").run(area.list().files)
     assert summary.files_quarantined == 3 and summary.files_delivered == 1
     assert summary.quarantined == 2, "one event rejected by TD, one event without an id"
     states = ledger.states()
@@ -161,7 +162,7 @@ def test_postback_resumes_after_the_last_journalled_acknowledgement(staged_tree,
     files = [staged for staged in area.list().files if staged.event_type == "users.messages.email.Open"]
     ledger = ledger_in(tmp_path)
     small_batches = BatchLimits(10, 1 << 19, 1 << 18)
-    settings = DeliverySettings()
+    settings = DeliverySettings(requests_in_flight=1)  # one at a time: nothing lands past the refused batch
     emulator.push_faults(*[Fault(path_prefix="/postback") for _ in range(7)], Fault.http(401, path_prefix="/postback"))
     with pytest.raises(TDAuthError):
         Delivery(area, sink_for(emulator, "postback", limits=small_batches), ledger, settings, "run").run(files)

@@ -140,9 +140,9 @@ def test_status_after_a_run_refused_for_its_key_shows_the_error_not_the_key(worl
 ], ids=["import-401", "ingest-403", "postback-403", "postback-503"])
 def test_delivery_errors_hold_no_key_in_any_text(world: World, mode: str, fault: Fault,
                                                  error_type: type[TDError]) -> None:
-    world.emulator.push_faults(*[fault] * FAST_RETRY.max_attempts)
     sink = (make_sink("postback", client_for(world.emulator.url), postback_url=postback_url(world.emulator))
             if mode == "postback" else sink_for(world.emulator.url, mode))
+    world.emulator.push_faults(*[fault] * (FAST_RETRY.max_attempts * sink.requests_in_flight))
     with pytest.raises(error_type) as raised:
         world.deliver(sink)
     text = every_text_of(raised.value)
