@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pendulum
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 HOUR = 3600.0
 EXAMPLES = 5
+DRAIN_WINDOW_SECONDS = HOUR  # the drain and arrival rates are those of the last hour
+MB = 1_000_000
 
 
 @dataclass
@@ -46,6 +48,11 @@ class LagReport:
     hours_left: float = 0.0
     newest_staged_at: str | None = None
     staging_silence_hours: float | None = None
+    pending_mb: float = 0.0
+    drained_mb_per_hour: float = 0.0
+    arriving_mb_per_hour: float = 0.0
+    # At the last hour's rates, hours until nothing is pending; None when the backlog is not shrinking.
+    hours_to_clear: float | None = None
     by_hour: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -64,8 +71,11 @@ def measure_lag(
     now: pendulum.DateTime | None = None,
     event_types: EventTypeSelector | None = None,
     loss_window_hours: float = 48.0,
+    finished_at: Mapping[str, float] | None = None,
 ) -> LagReport:
-    """Lag of the files due by `now` (queue hour before it), with a per event type and hour breakdown."""
+    """Lag of the files due by `now` (queue hour before it), with a per event type and hour breakdown, and
+    how fast the backlog drains: bytes delivered in the last hour (`finished_at`: when each file's bundle
+    finished) against bytes staged in it."""
     now = now or pendulum.now("UTC")
     selector = event_types or EventTypeSelector()
     report = LagReport(checked_at=now.isoformat(), loss_window_hours=loss_window_hours,
@@ -76,6 +86,9 @@ def measure_lag(
     oldest: StagedFile | None = None
     newest_staged_at = 0.0
     due_types: set[str] = set()
+    finished_at = finished_at or {}
+    recent = now.timestamp() - DRAIN_WINDOW_SECONDS
+    pending_bytes = drained_bytes = arrived_bytes = 0
     for staged in listing.files:
         if not selector(staged.event_type):
             continue
@@ -83,7 +96,10 @@ def measure_lag(
             report.not_due_files += 1
             continue
         due_types.add(staged.event_type)
-        newest_staged_at = max(newest_staged_at, _staged_at(staged))
+        staged_at = _staged_at(staged)
+        newest_staged_at = max(newest_staged_at, staged_at)
+        if staged_at >= recent:
+            arrived_bytes += staged.size
         state = states.get(staged.identity)
         row = rows[(staged.event_type, staged.queue_hour.isoformat())]
         row["staged"] += 1
@@ -91,6 +107,8 @@ def measure_lag(
         if state == DELIVERED:
             row["delivered"] += 1
             report.delivered_files += 1
+            if finished_at.get(staged.identity, 0.0) >= recent:
+                drained_bytes += staged.size
             continue
         if state == QUARANTINED:
             row["quarantined"] += 1
@@ -98,6 +116,7 @@ def measure_lag(
         else:
             row["pending"] += 1
             report.pending_files += 1
+            pending_bytes += staged.size
         if oldest is None or staged.sort_key < oldest.sort_key:
             oldest = staged
     if oldest is not None:
@@ -106,6 +125,14 @@ def measure_lag(
         report.oldest_pending_state = states.get(oldest.identity, "pending")
         report.lag_hours = round((now.int_timestamp - oldest.queue_hour_timestamp) / HOUR, 3)
     report.hours_left = round(loss_window_hours - report.lag_hours, 3)
+    report.pending_mb = round(pending_bytes / MB, 3)
+    report.drained_mb_per_hour = round(drained_bytes / MB * HOUR / DRAIN_WINDOW_SECONDS, 3)
+    report.arriving_mb_per_hour = round(arrived_bytes / MB * HOUR / DRAIN_WINDOW_SECONDS, 3)
+    shrinking = drained_bytes - arrived_bytes
+    if pending_bytes and shrinking > 0:
+        report.hours_to_clear = round(pending_bytes / shrinking * DRAIN_WINDOW_SECONDS / HOUR, 3)
+    elif not pending_bytes:
+        report.hours_to_clear = 0.0
     report.unknown_event_types = unknown_event_types(due_types)
     if newest_staged_at:
         report.newest_staged_at = pendulum.from_timestamp(newest_staged_at, tz="UTC").isoformat()
@@ -146,8 +173,9 @@ def log_not_due(files: list[StagedFile], now: pendulum.DateTime) -> None:
 def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSelector | None = None,
                loss_window_hours: float = 48.0, now: pendulum.DateTime | None = None) -> LagReport:
     """One staging listing plus one ledger listing -> the lag report."""
-    return measure_lag(staging.list(event_types), ledger.states(), now=now, event_types=event_types,
-                       loss_window_hours=loss_window_hours)
+    states = ledger.states()
+    return measure_lag(staging.list(event_types), states, now=now, event_types=event_types,
+                       loss_window_hours=loss_window_hours, finished_at=ledger.finish_times())
 
 
 @dataclass(frozen=True)
@@ -197,7 +225,8 @@ def judge(
     if report.pending_files + report.quarantined_files and report.lag_hours >= thresholds.warn_after_hours:
         warnings.append(
             f"Delivery lag is {report.lag_hours:.1f} h (oldest pending {report.oldest_pending_key}); the DAG fails "
-            f"at {fail_line:.1f} h, {report.hours_left:.1f} h before Braze's loss window closes."
+            f"at {fail_line:.1f} h, {report.hours_left:.1f} h before Braze's loss window closes. "
+            + drain_outlook(report)
         )
     elif silence_limit is not None and silence is not None and silence >= silence_limit:
         warnings.append(f"No Braze Currents file has been staged for {silence:.1f} h (limit {silence_limit:.1f} h).")
@@ -216,6 +245,21 @@ def judge(
             warning,
         )
     return LagVerdict("delivered", f"all {report.staged_files} staged file(s) due are delivered", warning)
+
+
+def drain_outlook(report: LagReport) -> str:
+    """How fast the backlog shrinks (the last hour's deliveries against its arrivals) and whether it is gone
+    before Braze's loss window closes: a backlog too slow to drain is said now, not at the fail line."""
+    rates = (f"Delivered {report.drained_mb_per_hour:.1f} MB/h against {report.arriving_mb_per_hour:.1f} MB/h "
+             f"staged in the last hour, with {report.pending_mb:.1f} MB pending")
+    if report.hours_to_clear is not None and report.hours_to_clear < report.hours_left:
+        return (f"{rates}: at that rate the backlog is delivered in about {report.hours_to_clear:.1f} h, within "
+                f"the {report.hours_left:.1f} h left.")
+    outlook = ("the backlog is not shrinking" if report.hours_to_clear is None
+               else f"the backlog takes about {report.hours_to_clear:.1f} h")
+    return (f"{rates}: {outlook}, and Braze's loss window closes in {report.hours_left:.1f} h, so events will "
+            "be lost unless delivery speeds up: fix the delivery errors, map the delivery over more workers, "
+            "or raise requests_in_flight.")
 
 
 def _lag_message(report: LagReport, thresholds: LagThresholds, last_errors: Sequence[dict]) -> str:

@@ -277,6 +277,11 @@ class Ledger:
                      if wanted is None or identity in wanted)
         return found
 
+    def finish_times(self) -> dict[str, float]:
+        """identity -> when its bundle finished (Unix time), for every file `file_states()` has read; files a
+        person set a state for (requeue) have none."""
+        return {identity: finished for identity, (finished, _) in self._bundle_index.items()}
+
     def _index_bundle(self, path: str, record: dict) -> None:
         """Index a finished bundle's files. The index holds every finished file of the staging prefix, so
         the files of one bundle share one entry per state rather than one each."""

@@ -125,6 +125,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         Stats.gauge(LAG_GAUGE, lag)
         context["ti"].xcom_push(key="lag_hours", value=lag)
         context["ti"].xcom_push(key="hours_left", value=float(outcome["report"]["hours_left"]))
+        context["ti"].xcom_push(key="hours_to_clear", value=outcome["report"]["hours_to_clear"])
         if outcome["warning"]:
             self.log.warning(outcome["warning"])
         return lag

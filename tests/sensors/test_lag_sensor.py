@@ -50,7 +50,7 @@ def test_nothing_pending_succeeds(tmp_path):
     (tmp_path / "staging").mkdir()
     context = _context()
     assert _sensor(tmp_path).poke(context) is True
-    assert context["ti"].xcom == {"lag_hours": 0.0, "hours_left": 48.0}
+    assert context["ti"].xcom == {"lag_hours": 0.0, "hours_left": 48.0, "hours_to_clear": 0.0}
 
 
 def test_stale_data_inside_the_window_waits_and_warns(tmp_path):
