@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # reach Braze's `event_type=` folders under a prefix such as `bucket/currents/dataexport.<...>/`.
 _WALKED_DEPTH = 3
 # Files fetched ahead of the one being decoded, and the most bytes they may hold.
-READ_AHEAD_FILES = 16
+READ_AHEAD_FILES = 64
 READ_AHEAD_BYTES = 32 << 20
 
 

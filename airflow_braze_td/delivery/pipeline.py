@@ -255,10 +255,14 @@ class Delivery:
         in_flight = self.settings.requests_in_flight or self.sink.requests_in_flight
         self.sink.reserve_connections(in_flight)
         sender = _Sender(in_flight)
+        # The files are fetched ahead in the order every bundle will read them, across bundles, so a GET's
+        # round trip never stalls the reading, not even at a bundle's first file.
+        bundles = list(self._bundles(todo, delivering, known))
         self._reader = ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="staging-read")
+        self._reading = self.staging.read_ahead([staged for bundle in bundles for staged in bundle], self._reader)
         try:
             with _fewer_collections:
-                for bundle in self._bundles(todo, delivering, known):
+                for bundle in bundles:
                     self._claim_and_deliver(bundle, sender)
                     done += len(bundle)
                     self._log_progress(done, len(ordered))
@@ -401,13 +405,22 @@ class Delivery:
         totals: Counter = Counter()
         state = _SendState(bundle, progress, members, totals, time.monotonic())
         batcher = self.sink.batcher()
-        for staged, events in self.staging.read_ahead(files, self._reader):
+        for staged in files:
+            events = self._events_of(staged)
             member = _Member(staged)
             members.append(member)
             self._read_member(member, events, batcher, sender, state)
         for batch in batcher.flush():
             self._submit(sender, batch, state)
         sender.submit(lambda _: self._finish_bundle(bundle, members, progress, totals, known, token))
+
+    def _events_of(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
+        """`staged`'s events from the run's read-ahead; files before it that are not read (claimed by another
+        run, or finished meanwhile) are passed over."""
+        for fetched, events in self._reading:
+            if fetched.identity == staged.identity:
+                return events
+        raise RuntimeError(f"{staged.key} is not in the run's reading order")
 
     def _submit(self, sender: _Sender, batch: Batch, state: _SendState) -> None:
         sender.submit(partial(self._record, batch, state), partial(self._send, batch, state))
