@@ -4,9 +4,11 @@ The emulator parses headers with the email package, validates every body and sto
 machine it takes CPU the sinks need; a measurement of the sinks' own cost and of their scale-out uses this
 receiver as well. It speaks just enough HTTP/1.1 for `requests`: keep-alive and `Content-Length` bodies
 (a chunked request is answered 411 and closed). It binds 127.0.0.1 only, prints its URL on the first line,
-and on SIGTERM (or after `--max-seconds`) prints `{"requests": ..., "body_bytes": ...}` and exits.
+and on SIGTERM (or after `--max-seconds`) prints `{"requests": ..., "body_bytes": ...}` and exits. With
+`--latency-ms` each answer is sent that long after its request, as TD over the internet answers, without
+holding the other connections.
 
-    python benchmarks/receiver.py [--max-seconds 1800]
+    python benchmarks/receiver.py [--max-seconds 1800] [--latency-ms 50]
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ _MAX_HEAD = 64 * 1024
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: a head, then `Content-Length` bytes of body, then the answer; repeat."""
 
-    def __init__(self, counts: dict[str, int]) -> None:
+    def __init__(self, counts: dict[str, int], latency: float = 0.0) -> None:
         self.counts = counts
+        self.latency = latency
         self.pending = b""
         self.body_left = 0
         self.transport: asyncio.Transport | None = None
@@ -72,7 +75,10 @@ class _Connection(asyncio.Protocol):
 
     def _answer(self) -> None:
         assert self.transport is not None
-        self.transport.write(_OK)
+        if self.latency:
+            asyncio.get_running_loop().call_later(self.latency, self.transport.write, _OK)
+        else:
+            self.transport.write(_OK)
 
     def _refuse(self) -> None:
         assert self.transport is not None
@@ -81,10 +87,10 @@ class _Connection(asyncio.Protocol):
         self.pending = b""
 
 
-async def serve(max_seconds: float) -> dict[str, int]:
+async def serve(max_seconds: float, latency: float = 0.0) -> dict[str, int]:
     counts = {"requests": 0, "body_bytes": 0}
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Connection(counts), "127.0.0.1", 0)
+    server = await loop.create_server(lambda: _Connection(counts, latency), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(f"minimal receiver on http://127.0.0.1:{port}", flush=True)
     stop = asyncio.Event()
@@ -100,9 +106,9 @@ async def serve(max_seconds: float) -> dict[str, int]:
 class ReceiverProcess:
     """`receiver.py` in a child process: `url` to send to, `stop()` for its counts."""
 
-    def __init__(self, max_seconds: float = 1800.0) -> None:
-        self.popen = subprocess.Popen([sys.executable, str(Path(__file__)), "--max-seconds", str(max_seconds)],
-                                      stdout=subprocess.PIPE, text=True)
+    def __init__(self, max_seconds: float = 1800.0, latency: float = 0.0) -> None:
+        self.popen = subprocess.Popen([sys.executable, str(Path(__file__)), "--max-seconds", str(max_seconds),
+                                       "--latency-ms", str(latency * 1000)], stdout=subprocess.PIPE, text=True)
         assert self.popen.stdout is not None
         banner = self.popen.stdout.readline()
         found = re.search(r"http://\S+", banner)
@@ -121,8 +127,9 @@ class ReceiverProcess:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="exit by itself after this long")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="answer each request this long after it")
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(serve(args.max_seconds))), flush=True)
+    print(json.dumps(asyncio.run(serve(args.max_seconds, args.latency_ms / 1000))), flush=True)
     return 0
 
 

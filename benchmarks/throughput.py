@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pendulum
+from fsspec.implementations.local import LocalFileSystem
 
 END = pendulum.datetime(2026, 11, 30, 12, tz="UTC")
 KEY = "1/" + "ab" * 20
@@ -129,8 +130,12 @@ def _sink(mode: str, url: str):
 
 
 def child_project(staging: str, mode: str, url: str, ledger: str, core: int = MEASURE_CORE,
-                  event_types: list[str] | None = None, wait_for_go: bool = False) -> dict:
-    """What the operator does after Airflow hands it the task: list, read the ledger, deliver."""
+                  event_types: list[str] | None = None, wait_for_go: bool = False, open_delay: float = 0.0,
+                  requests_in_flight: int | None = None) -> dict:
+    """What the operator does after Airflow hands it the task: list, read the ledger, deliver.
+
+    `open_delay` reads the staging through a local filesystem whose every open waits that long, as a GET on
+    object storage does (`SlowOpenFileSystem`)."""
     from airflow_braze_td.currents.staging import StagingArea
     from airflow_braze_td.delivery.filters import EventFilter
     from airflow_braze_td.delivery.lag import pending_files
@@ -145,9 +150,11 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     started = time.perf_counter()
     wall_started = time.time()
     area = StagingArea.from_url(staging)
+    if open_delay:
+        area = StagingArea(SlowOpenFileSystem(open_delay), area.root)
     store = Ledger.from_url(ledger)
     files = pending_files(area.list(), store.states(), event_types=event_filter.selector)
-    settings = DeliverySettings(event_filter=event_filter)
+    settings = DeliverySettings(event_filter=event_filter, requests_in_flight=requests_in_flight)
     summary = Delivery(area, sink, store, settings, owner="bench/deliver/run").run(files)
     seconds = time.perf_counter() - started
     used = os.times()
@@ -155,6 +162,20 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
             "cpu_user": used.user, "cpu_system": used.system,
             "files": summary.files, "seconds": seconds, "wall_started": wall_started,
             "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+class SlowOpenFileSystem(LocalFileSystem):
+    """A local disk whose every open waits `delay` seconds: the storage twin of the emulator's latency."""
+
+    cachable = False
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def _open(self, path, mode="rb", *args, **kwargs):
+        time.sleep(self.delay)
+        return super()._open(path, mode, *args, **kwargs)
 
 
 def child_baseline(staging: str, url: str, max_seconds: float) -> dict:
