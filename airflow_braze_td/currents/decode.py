@@ -60,21 +60,27 @@ def iter_events(
     """Yield the normalised events of one staged file, in file order.
 
     A record that cannot become an event is yielded as a `BadEvent` (to be quarantined) rather than
-    stopping the file. `fmt` is `avro` or `json`; by default it is sniffed from the first bytes.
+    stopping the file. `fmt` (`avro` or `json`) is what the file's name says; the first bytes decide
+    before it: a file starting with the Avro magic is read as Avro whatever its name, and one named
+    `.avro` without the magic is reported as not Avro rather than as broken JSON.
     """
     head = stream.read(4)
     if stream.seekable():
         stream.seek(0)
     else:
         stream = io.BufferedReader(_Rewound(head, stream), _READ_BUFFER)
-    if fmt is None:
-        fmt = "avro" if head == _AVRO_MAGIC else "json"
+    if head == _AVRO_MAGIC:
+        fmt = "avro"
     if fmt == "avro":
-        return _iter_avro(stream, name, event_type)
+        return _iter_avro(stream, name, event_type, head)
     return _iter_json(stream, name, event_type, gzipped=head[:2] == _GZIP_MAGIC)
 
 
-def _iter_avro(stream: IO[bytes], name: str, event_type: str | None) -> Iterator[dict | BadEvent]:
+def _iter_avro(stream: IO[bytes], name: str, event_type: str | None, head: bytes) -> Iterator[dict | BadEvent]:
+    if head != _AVRO_MAGIC:
+        reason = "empty file: no Avro header" if not head else (
+            f"not an Avro file: it starts with {head!r}, where Avro files start with {_AVRO_MAGIC!r}")
+        raise CorruptFileError(name, reason, record_index=0)
     index = 0
     try:
         reader = fastavro.reader(stream)

@@ -114,8 +114,8 @@ class StagedFile:
 
     @property
     def format(self) -> str:
-        """`avro` or `json`: how `decode.iter_records` reads the file."""
-        return "avro" if self._tail.endswith(".avro") else "json"
+        """`avro` or `json`: how `decode.iter_events` reads the file."""
+        return format_of_name(self._tail)
 
     @property
     def sort_key(self) -> tuple:
@@ -147,6 +147,11 @@ class StagedFile:
 
 _REPR_FIELDS = ("key", "event_type", "queue_hour", "layout", "schema_version", "environment", "partition", "offset",
                 "size", "etag", "mtime")
+
+
+def format_of_name(name: str) -> str:
+    """`avro` or `json`, as a staged file's name says (its first bytes, read by `decode.iter_events`, decide first)."""
+    return "avro" if name.endswith(".avro") else "json"
 
 
 def folder_event_type(name: str) -> str | None:

@@ -63,6 +63,22 @@ def test_unreadable_files_raise_typed_errors(data: bytes, message: str) -> None:
         _read(data, "bad.avro")
 
 
+@pytest.mark.parametrize(("data", "message"), [
+    (b"id,time\n1,2\n", r"not an Avro file: it starts with b'id,t', where Avro files start with b'Obj\\x01'"),
+    (b"", "empty file: no Avro header"),
+])
+def test_a_file_named_avro_without_the_avro_magic_is_not_avro(data: bytes, message: str) -> None:
+    with pytest.raises(CorruptFileError, match=message):
+        list(iter_events(io.BytesIO(data), "hour/x.avro", fmt="avro"))
+
+
+def test_the_avro_magic_decides_before_the_name(tmp_path) -> None:
+    path = write_avro(tmp_path / "misnamed.json", [open_record(n) for n in range(3)])
+    with path.open("rb") as stream:
+        events = list(iter_events(stream, "misnamed.json", fmt="json"))
+    assert [event["id"] for event in events] == [open_record(n)["id"] for n in range(3)]
+
+
 def test_avro_schema_without_id_or_time_is_not_a_braze_file(tmp_path) -> None:
     schema = {**OPEN_SCHEMA, "fields": [f for f in OPEN_SCHEMA["fields"] if f["name"] != "time"]}
     record = {k: v for k, v in open_record(1).items() if k != "time"}
