@@ -203,6 +203,11 @@ class LagVerdict:
     warning: str | None = None
 
 
+def overdue(report: LagReport, hours: float) -> bool:
+    """Whether a file due and not delivered (pending or quarantined) has waited `hours` or longer."""
+    return bool(report.pending_files + report.quarantined_files) and report.lag_hours >= hours
+
+
 def judge(
     report: LagReport, thresholds: LagThresholds, last_errors: Callable[[], Sequence[dict]] = tuple
 ) -> LagVerdict:
@@ -211,7 +216,7 @@ def judge(
     fail_line = thresholds.fail_line_hours
     silence = report.staging_silence_hours
     silence_limit = thresholds.max_staging_silence_hours
-    if report.pending_files + report.quarantined_files and report.lag_hours >= fail_line:
+    if overdue(report, fail_line):
         return LagVerdict("failed", _lag_message(report, thresholds, last_errors()))
     if silence_limit is not None and silence is not None and silence >= fail_line:
         return LagVerdict(
@@ -222,7 +227,7 @@ def judge(
             "write (after 48 hours on Azure, 5 days on S3 and GCS).",
         )
     warnings: list[str] = []
-    if report.pending_files + report.quarantined_files and report.lag_hours >= thresholds.warn_after_hours:
+    if overdue(report, thresholds.warn_after_hours):
         warnings.append(
             f"Delivery lag is {report.lag_hours:.1f} h (oldest pending {report.oldest_pending_key}); the DAG fails "
             f"at {fail_line:.1f} h, {report.hours_left:.1f} h before Braze's loss window closes. "

@@ -53,6 +53,8 @@ FIRST_GENERATION = "0"
 _BUNDLE_STATE = "bundle"
 _BUNDLE_IDS = ".bids"
 _ACKS = ".acks"
+# What a ledger writes at its top level (the layout above); a location holding none of them holds no ledger.
+_RECORDS = frozenset({"files", "open", "state", "ids", "last_error.json", "claims", "quarantine", "discarded", "replays"})
 # fsspec protocols whose uploads become visible whole or not at all (S3 PUT or multipart completion, GCS
 # upload finalisation, Azure block-list commit, the in-memory filesystem's commit on close).
 _WHOLE_UPLOAD_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "memory"})
@@ -171,6 +173,14 @@ class Ledger:
             return [found for found in self.fs.find(path) if ".tmp-" not in found]
         except FileNotFoundError:
             return []
+
+    def exists(self) -> bool:
+        """Whether anything was ever recorded here; if not, nothing was delivered yet or the URL is wrong."""
+        try:
+            found = self.fs.ls(self.root, detail=False, refresh=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return any(path.rstrip("/").rsplit("/", 1)[-1] in _RECORDS for path in found)
 
     def check_writable(self) -> None:
         """Fail before any delivery when the ledger cannot record it."""

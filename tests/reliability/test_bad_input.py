@@ -455,7 +455,7 @@ def test_a_staging_url_that_does_not_exist_fails_clearly_and_sends_nothing(world
     with pytest.raises(StagingNotFoundError, match=f"staging prefix file://{missing} does not exist"):
         sensor.poke({"ti": None, "data_interval_end": None})
     capsys.readouterr()
-    assert main(["status", "--staging", str(missing), "--ledger", str(world.ledger_dir)]) == 2
+    assert main(["status", "--staging", str(missing), "--ledger", str(world.ledger_dir)]) == 3
     assert capsys.readouterr().err == f"braze-td: staging prefix file://{missing} does not exist\n"
 
 

@@ -83,7 +83,8 @@ def test_requeue_output_and_debug_logs_hold_no_key(world: World, connect, capsys
     connect(host=world.emulator.url, password=KEY)
     capsys.readouterr()
     with caplog.at_level(logging.DEBUG):
-        code = main(["requeue", "--ledger", str(world.ledger_dir), "--postback-url", postback_url(world.emulator)])
+        code = main(["requeue", "--ledger", str(world.ledger_dir), "--postback-url", postback_url(world.emulator),
+                     "--json"])
     out, err = capsys.readouterr()
     assert code == 0 and orjson.loads(out)["sent"] == 1
     assert '"POST /postback/v3/event/braze/currents HTTP/1.1" 200' in caplog.text, "DEBUG logs were captured"
@@ -102,7 +103,7 @@ def test_requeue_failing_on_the_key_says_so_without_the_key(world: World, connec
     with caplog.at_level(logging.DEBUG):
         code = main(["requeue", "--ledger", str(world.ledger_dir), *target])
     out, err = capsys.readouterr()
-    assert code == 2 and out == ""
+    assert code == 3 and out == ""
     assert err.startswith(f"braze-td: Treasure Data refused the key (HTTP {status} on ")
     assert "key *** is not allowed here" in err
     assert_no_secret(out, err, caplog.text, ledger_bytes(world))

@@ -1,0 +1,43 @@
+"""`braze-td`: the command line of the provider (debugging views, sample data, the TD emulator, delivery status).
+
+Every failure a user can cause ends in one line on stderr that names what to fix, and exit code 3;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from airflow_braze_td.cli.errors import ERROR, explain
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from airflow_braze_td.cli.parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "braze-td: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        if isinstance(error, BrokenPipeError):
+            _silence_stdout()
+        print(f"braze-td: {explain(error)}", file=sys.stderr)
+        return ERROR
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

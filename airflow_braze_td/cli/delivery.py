@@ -1,0 +1,195 @@
+"""`status` and `requeue`: where the delivery stands and what to do next, in words (or `--json` for scripts)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+import orjson
+
+from airflow_braze_td.cli.errors import ATTENTION, FAIL_LINE, OK, CliError, storage
+from airflow_braze_td.delivery.lag import LagReport, LagThresholds, lag_report, overdue
+from airflow_braze_td.delivery.ledger import Ledger
+
+
+def _ledger(url: str) -> Ledger:
+    return Ledger(*storage(url, "--ledger"))
+
+
+def _no_ledger(url: str) -> str:
+    return f"no ledger at {url}: nothing delivered yet, or a wrong path"
+
+
+def _note(message: str) -> None:
+    print(f"braze-td: {message}", file=sys.stderr)
+
+
+def _json(value: object) -> None:
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def status(args: argparse.Namespace) -> int:
+    """Files staged, delivered, pending and quarantined per event type and queue hour; the lag, and what to do.
+
+    The exit code is for cron jobs and CI checks (below); anything past the warn line is also one line on
+    stderr. The warn and fail lines are the lag sensor's.
+    """
+    from airflow_braze_td.currents.events import EventTypeSelector
+    from airflow_braze_td.currents.staging import StagingArea
+
+    try:
+        thresholds = LagThresholds(args.loss_window_hours, args.fail_margin_hours, args.warn_after_hours)
+    except ValueError as error:
+        raise CliError(f"--fail-margin-hours {args.fail_margin_hours:g}: {error}") from error
+    ledger = _ledger(args.ledger)
+    report = lag_report(StagingArea(*storage(args.staging, "--staging")), ledger,
+                        event_types=EventTypeSelector(args.event_type), loss_window_hours=args.loss_window_hours)
+    found = ledger.exists()
+    last_error = ledger.last_error()
+    code, verdict = _verdict(report, thresholds, last_error)
+    if args.json:
+        _json({**report.to_dict(), "last_error": last_error, "ledger_found": found, "verdict": verdict,
+               "exit_code": code})
+    else:
+        _print_status(report, thresholds, args.ledger, last_error)
+        if code == OK:
+            print(verdict)
+    if not found:
+        _note(_no_ledger(args.ledger))
+    if code != OK:
+        _note(verdict)
+    return code
+
+
+def _verdict(report: LagReport, thresholds: LagThresholds, last_error: dict | None) -> tuple[int, str]:
+    """The exit code and one sentence: how far the oldest undelivered file is from each line, and what to do."""
+    waiting = report.pending_files + report.quarantined_files
+    if not waiting:
+        return OK, f"ok: all {report.staged_files} staged file(s) due are delivered"
+    lag = f"lag {report.lag_hours:.1f} h (oldest undelivered: {report.oldest_pending_key})"
+    act = ("deliver now: check the delivery DAG's runs, the Treasure Data connection and the quarantine "
+           "(braze-td requeue)")
+    if last_error:
+        act += f"; last delivery error: {last_error['message']}"
+    if report.hours_left <= 0:
+        return FAIL_LINE, (f"PAST THE LOSS WINDOW: {lag} is {-report.hours_left:.1f} h past Braze's "
+                           f"{thresholds.loss_window_hours:g} h loss window: {act}")
+    if overdue(report, thresholds.fail_line_hours):
+        return FAIL_LINE, (f"PAST THE FAIL LINE: {lag} is past the fail line of {thresholds.fail_line_hours:g} h; "
+                           f"{report.hours_left:.1f} h are left before Braze's loss window closes: {act}")
+    if overdue(report, thresholds.warn_after_hours):
+        return ATTENTION, (f"past the warn line: {lag} is past the warn line of {thresholds.warn_after_hours:g} h; "
+                           f"the fail line of {thresholds.fail_line_hours:g} h is "
+                           f"{thresholds.fail_line_hours - report.lag_hours:.1f} h away")
+    return OK, (f"ok: {waiting} file(s) waiting, {lag}, below the warn line of "
+                f"{thresholds.warn_after_hours:g} h")
+
+
+def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str, last_error: dict | None) -> None:
+    print(f"{'event type':<52} {'queue hour':<20} {'staged':>7} {'deliv.':>7} {'pending':>7} {'quar.':>6}")
+    for row in report.by_hour:
+        print(f"{row['event_type']:<52} {row['queue_hour'][:16]:<20} {row['staged']:>7} {row['delivered']:>7} "
+              f"{row['pending']:>7} {row['quarantined']:>6}")
+    print(f"\nfiles: {report.staged_files} staged, {report.delivered_files} delivered, {report.pending_files} pending, "
+          f"{report.quarantined_files} quarantined; {report.unmatched_keys} key(s) match no layout; "
+          f"{report.not_due_files} queued after now (not due)")
+    if report.unmatched_examples:
+        print(f"keys matching no layout (not delivered), e.g.: {', '.join(report.unmatched_examples)}")
+    if report.unknown_event_types:
+        print(f"event types not in the catalog (delivered as they are): {', '.join(report.unknown_event_types)}")
+    if report.oldest_pending_key:
+        print(f"oldest undelivered: {report.oldest_pending_key} ({report.oldest_pending_state})")
+    if report.quarantined_files:
+        print(f"quarantined: {report.quarantined_files} file(s); once the cause is fixed, "
+              f"`braze-td requeue --ledger {ledger_url}` sends them again (or --discard drops them)")
+    left = (f"{report.hours_left:.2f} h left before" if report.hours_left > 0
+            else f"{-report.hours_left:.2f} h PAST")
+    print(f"lag: {report.lag_hours:.2f} h; warn line {thresholds.warn_after_hours:g} h, fail line "
+          f"{thresholds.fail_line_hours:g} h; {left} Braze's {thresholds.loss_window_hours:g} h loss window")
+    if last_error:
+        print(f"last delivery error: {last_error['message']}")
+
+
+def requeue(args: argparse.Namespace) -> int:
+    """Send quarantined events again once the cause is fixed, or --discard them on purpose.
+
+    Events accepted now leave the quarantine; events rejected again stay, with the new reason. An unreadable
+    file's record only leaves with --discard (replace the file in the staging prefix first: a rewritten
+    file is delivered as a new one). A Treasure Data connection is needed only when there are events to send.
+    """
+    from airflow_braze_td.delivery.pipeline import requeue_quarantined
+
+    ledger = _ledger(args.ledger)
+    if not ledger.exists():
+        raise CliError(_no_ledger(args.ledger))
+    records = [record for _, record in ledger.quarantined()]
+    if not records:
+        outcome: dict = {}
+    elif args.discard:
+        outcome = requeue_quarantined(ledger, None, discard=True)
+    elif any(record.get("events") for record in records):
+        outcome = requeue_quarantined(ledger, _sink(args))
+    else:
+        outcome = {"records_kept": len(records)}
+    kept = [_kept(record) for _, record in ledger.quarantined()]
+    if args.json:
+        _json({**outcome, "kept": kept})
+    else:
+        _print_requeue(args.ledger, len(records), outcome, kept)
+    if not kept:
+        return OK
+    _note(f"{len(kept)} quarantine record(s) kept, of {len({entry['key'] for entry in kept})} file(s): fix or "
+          "replace what they name, then requeue again, or --discard them")
+    return ATTENTION
+
+
+def _sink(args: argparse.Namespace):
+    """The sink to resend with, from the Airflow connection; a missing connection is one line naming the fix."""
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    from airflow_braze_td.hooks.treasure_data import TreasureDataHook
+
+    try:
+        return TreasureDataHook(td_conn_id=args.conn_id).get_sink(
+            args.mode, database=args.database, table=args.table, postback_url=args.postback_url,
+            create_table=args.create_table,
+        )
+    except AirflowNotFoundException as error:
+        raise CliError(str(error)) from error
+
+
+def _kept(record: dict) -> dict:
+    """One quarantine record still open: its file, how many events (0: the file itself is unreadable), why."""
+    events = record.get("events") or ()
+    if not events:
+        where = f"after {record.get('record_index', 0)} records read"
+        return {"key": record["key"], "events": 0, "reasons": {f"{record.get('reason')} ({where})": 1}}
+    return {"key": record["key"], "events": len(events),
+            "reasons": dict(Counter(str(entry.get("reason")) for entry in events).most_common())}
+
+
+def _print_requeue(ledger_url: str, records: int, outcome: dict, kept: list[dict]) -> None:
+    if not records:
+        print(f"nothing is quarantined in the ledger at {ledger_url}: nothing to requeue")
+        return
+    if outcome.get("discarded_records"):
+        print(f"discarded {outcome['discarded_records']} quarantine record(s) on purpose (kept in the ledger's "
+              "discarded/)")
+    if outcome.get("sent") or outcome.get("rejected_again") is not None:
+        print(f"sent again: {outcome.get('sent', 0)} event(s) accepted by Treasure Data")
+    if outcome.get("files_delivered"):
+        print(f"{outcome['files_delivered']} file(s) now count as delivered")
+    for entry in kept:
+        reasons = "; ".join(f"{reason} ({count})" if entry["events"] else reason
+                            for reason, count in entry["reasons"].items())
+        what = f"{entry['events']} event(s) of" if entry["events"] else "unreadable file"
+        print(f"kept: {what} {entry['key']}: {reasons}")
+    if any(entry["events"] for entry in kept):
+        print("next: fix what Treasure Data rejects (the reasons above) and run requeue again, or drop those events "
+              "with --discard")
+    if any(not entry["events"] for entry in kept):
+        print("next: replace each unreadable file in the staging prefix (a rewritten file is delivered as a new "
+              "one), then drop its record with --discard")
+    if not kept:
+        print("the quarantine is empty")
