@@ -23,7 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "braze-td: %(message)s",
     )
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, so that a reader gone early is reported like any other failure
+        return code
     except KeyboardInterrupt:
         return 130
     except Exception as error:

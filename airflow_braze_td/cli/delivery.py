@@ -176,7 +176,7 @@ def _print_requeue(ledger_url: str, records: int, outcome: dict, kept: list[dict
     if outcome.get("discarded_records"):
         print(f"discarded {outcome['discarded_records']} quarantine record(s) on purpose (kept in the ledger's "
               "discarded/)")
-    if outcome.get("sent") or outcome.get("rejected_again") is not None:
+    if "sent" in outcome or "rejected_again" in outcome:
         print(f"sent again: {outcome.get('sent', 0)} event(s) accepted by Treasure Data")
     if outcome.get("files_delivered"):
         print(f"{outcome['files_delivered']} file(s) now count as delivered")
