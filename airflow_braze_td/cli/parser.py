@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
 from collections.abc import Callable
 from typing import NoReturn
 
 import pendulum
 
+import airflow_braze_td.cli as command_line
 from airflow_braze_td.cli import delivery, tools
 from airflow_braze_td.cli.errors import ATTENTION, ERROR, EXIT_CODES, FAIL_LINE, OK
 from airflow_braze_td.currents.sample import CODECS
@@ -49,7 +49,7 @@ def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _hours(minimum: float) -> Callable[[str], float]:
+def _number(minimum: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -65,7 +65,7 @@ def _hours(minimum: float) -> Callable[[str], float]:
 def _utc_time(text: str) -> pendulum.DateTime:
     try:
         value = pendulum.parse(text, tz="UTC")
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
+    except ValueError:
         value = None
     if not isinstance(value, pendulum.DateTime):
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date and time, e.g. 2026-11-30T10:00:00Z")
@@ -74,7 +74,7 @@ def _utc_time(text: str) -> pendulum.DateTime:
 
 def build_parser() -> argparse.ArgumentParser:
     debug = "show debug logs, and a traceback on failure"
-    parser = _Parser(prog="braze-td", description=inspect.cleandoc(sys.modules["airflow_braze_td.cli"].__doc__),
+    parser = _Parser(prog="braze-td", description=inspect.cleandoc(command_line.__doc__ or ""),
                      epilog=EXIT_CODES, formatter_class=_HelpFormatter)
     parser.add_argument("--debug", action="store_true", help=debug)
     # Also accepted after the command; not given there, it leaves the value given before the command.
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="an import-only key (repeatable)")
     emulator.add_argument("--strict-postback", action="store_true", help="answer 403 to a bad postback key "
                           "(TD answers 200 always)")
-    emulator.add_argument("--visibility-delay", type=_hours(0), default=0.0, metavar="SECONDS",
+    emulator.add_argument("--visibility-delay", type=_number(0), default=0.0, metavar="SECONDS",
                           help="seconds before stored rows show")
 
     status = command("status", delivery.status, (OK, "nothing past the warn line"), (ATTENTION, "past the warn line"),
@@ -130,11 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--ledger", required=True, metavar="URL", help="the delivery ledger")
     status.add_argument("--event-type", action="append", default=[], metavar="PATTERN",
                         help="only these event types (name or glob; repeatable); default: all")
-    status.add_argument("--loss-window-hours", type=_hours(0), default=48.0, metavar="HOURS",
+    status.add_argument("--loss-window-hours", type=_number(0), default=48.0, metavar="HOURS",
                         help="Braze's loss window")
-    status.add_argument("--fail-margin-hours", type=_hours(0), default=12.0, metavar="HOURS",
+    status.add_argument("--fail-margin-hours", type=_number(0), default=12.0, metavar="HOURS",
                         help="the fail line is this long before the loss window closes")
-    status.add_argument("--warn-after-hours", type=_hours(0), default=6.0, metavar="HOURS",
+    status.add_argument("--warn-after-hours", type=_number(0), default=6.0, metavar="HOURS",
                         help="the warn line")
     status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
 
