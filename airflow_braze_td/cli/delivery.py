@@ -41,10 +41,12 @@ def status(args: argparse.Namespace) -> int:
     try:
         thresholds = LagThresholds(args.loss_window_hours, args.fail_margin_hours, args.warn_after_hours)
     except ValueError as error:
-        raise CliError(f"--fail-margin-hours {args.fail_margin_hours:g}: {error}") from error
+        raise CliError(f"--fail-margin-hours ({args.fail_margin_hours:g}) must be below --loss-window-hours "
+                       f"({args.loss_window_hours:g})") from error
     ledger = _ledger(args.ledger)
     report = lag_report(StagingArea(*storage(args.staging, "--staging")), ledger,
-                        event_types=EventTypeSelector(args.event_type), loss_window_hours=args.loss_window_hours)
+                        event_types=EventTypeSelector(args.event_type),
+                        loss_window_hours=thresholds.loss_window_hours)
     found = ledger.exists()
     last_error = ledger.last_error()
     code, verdict = _verdict(report, thresholds, last_error)

@@ -72,6 +72,15 @@ def test_bad_stage_sample_arguments_name_the_argument(tmp_path, option, message)
     assert not (tmp_path / "sample").exists()
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    (["--warn-after-hours", "-1"], "braze-td status: argument --warn-after-hours: must be at least 0, not -1"),
+    (["--loss-window-hours", "10"], "braze-td: --fail-margin-hours (12) must be below --loss-window-hours (10)"),
+])
+def test_bad_status_arguments_name_the_argument(world: World, option, message) -> None:
+    result = braze_td("status", "--staging", world.staging_dir, "--ledger", world.ledger_dir, *option)
+    assert one_line_error(result, 3).startswith(message) and result.stdout == ""
+
+
 def test_events_into_a_pipe_closed_early_stops_with_one_line(tmp_path) -> None:
     """`braze-td events ... | head -1`: the reader goes away after one line; megabytes were still to come."""
     assert braze_td("stage-sample", tmp_path / "s", "--events", 5_000, "--hours", 1).returncode == 0
