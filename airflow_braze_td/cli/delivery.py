@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import orjson
 
 from airflow_braze_td.cli.errors import ATTENTION, FAIL_LINE, OK, CliError, storage
 from airflow_braze_td.delivery.lag import LagReport, LagThresholds, lag_report, overdue
 from airflow_braze_td.delivery.ledger import Ledger
+
+if TYPE_CHECKING:
+    from airflow_braze_td.treasure_data.sinks import Sink
 
 
 def _ledger(url: str) -> Ledger:
@@ -146,7 +150,7 @@ def requeue(args: argparse.Namespace) -> int:
     return ATTENTION
 
 
-def _sink(args: argparse.Namespace):
+def _sink(args: argparse.Namespace) -> Sink:
     """The sink to resend with, from the Airflow connection; a missing connection is one line naming the fix."""
     from airflow.providers.common.compat.sdk import AirflowNotFoundException
 

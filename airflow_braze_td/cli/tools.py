@@ -7,6 +7,7 @@ import errno
 import socket
 import sqlite3
 import sys
+from collections.abc import Iterator
 
 import orjson
 
@@ -31,7 +32,7 @@ def events(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     failures = 0
 
-    def emit(events) -> None:
+    def emit(events: Iterator[dict | BadEvent]) -> None:
         nonlocal failures
         for event in events:
             if isinstance(event, BadEvent):

@@ -95,9 +95,11 @@ def test_events_into_a_pipe_closed_early_stops_with_one_line(tmp_path) -> None:
     assert "the output was closed before everything was written" in stderr
 
 
-def test_requeue_with_no_ledger_there_says_so(tmp_path) -> None:
-    line = one_line_error(braze_td("requeue", "--ledger", tmp_path / "typo"), 3)
-    assert line == f"braze-td: no ledger at {tmp_path / 'typo'}: nothing delivered yet, or a wrong path"
+@pytest.mark.parametrize("name", ["typo", "staging"])
+def test_requeue_with_no_ledger_there_says_so(world: World, name: str) -> None:
+    """A path where nothing is, and a folder that holds something else (here the staging prefix)."""
+    line = one_line_error(braze_td("requeue", "--ledger", world.root / name, "--discard"), 3)
+    assert line == f"braze-td: no ledger at {world.root / name}: nothing delivered yet, or a wrong path"
 
 
 def test_status_with_no_ledger_there_says_so(world: World) -> None:
