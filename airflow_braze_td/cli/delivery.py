@@ -52,13 +52,13 @@ def status(args: argparse.Namespace) -> int:
                         event_types=EventTypeSelector(args.event_type),
                         loss_window_hours=thresholds.loss_window_hours)
     found = ledger.exists()
-    last_error = ledger.last_error()
-    code, verdict = _verdict(report, thresholds, last_error)
+    errors = ledger.last_errors()
+    code, verdict = _verdict(report, thresholds, errors)
     if args.json:
-        _json({**report.to_dict(), "last_error": last_error, "ledger_found": found, "verdict": verdict,
+        _json({**report.to_dict(), "last_errors": errors, "ledger_found": found, "verdict": verdict,
                "exit_code": code})
     else:
-        _print_status(report, thresholds, args.ledger, last_error)
+        _print_status(report, thresholds, args.ledger, errors)
         if code == OK:
             print(verdict)
     if not found:
@@ -68,7 +68,7 @@ def status(args: argparse.Namespace) -> int:
     return code
 
 
-def _verdict(report: LagReport, thresholds: LagThresholds, last_error: dict | None) -> tuple[int, str]:
+def _verdict(report: LagReport, thresholds: LagThresholds, errors: list[dict]) -> tuple[int, str]:
     """The exit code and one sentence: how far the oldest undelivered file is from each line, and what to do."""
     waiting = report.pending_files + report.quarantined_files
     if not waiting:
@@ -76,8 +76,8 @@ def _verdict(report: LagReport, thresholds: LagThresholds, last_error: dict | No
     lag = f"lag {report.lag_hours:.1f} h (oldest undelivered: {report.oldest_pending_key})"
     act = ("deliver now: check the delivery DAG's runs, the Treasure Data connection and the quarantine "
            "(braze-td requeue)")
-    if last_error:
-        act += f"; last delivery error: {last_error['message']}"
+    if errors:
+        act += f"; {len(errors)} current delivery error(s), the newest: {_delivery_error(errors[-1])}"
     if report.hours_left <= 0:
         return FAIL_LINE, (f"PAST THE LOSS WINDOW: {lag} is {-report.hours_left:.1f} h past Braze's "
                            f"{thresholds.loss_window_hours:g} h loss window: {act}")
@@ -92,7 +92,7 @@ def _verdict(report: LagReport, thresholds: LagThresholds, last_error: dict | No
                 f"{thresholds.warn_after_hours:g} h")
 
 
-def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str, last_error: dict | None) -> None:
+def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str, errors: list[dict]) -> None:
     print(f"{'event type':<52} {'queue hour':<20} {'staged':>7} {'deliv.':>7} {'pending':>7} {'quar.':>6}")
     for row in report.by_hour:
         print(f"{row['event_type']:<52} {row['queue_hour'][:16]:<20} {row['staged']:>7} {row['delivered']:>7} "
@@ -113,8 +113,14 @@ def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str,
             else f"{-report.hours_left:.2f} h PAST")
     print(f"lag: {report.lag_hours:.2f} h; warn line {thresholds.warn_after_hours:g} h, fail line "
           f"{thresholds.fail_line_hours:g} h; {left} Braze's {thresholds.loss_window_hours:g} h loss window")
-    if last_error:
-        print(f"last delivery error: {last_error['message']}")
+    for error in errors:
+        print(f"last delivery error {_delivery_error(error)}")
+
+
+def _delivery_error(error: dict) -> str:
+    """One of the ledger's current delivery errors: which event types, to where, and the message."""
+    types = ", ".join(error.get("event_types") or ()) or "every event type"
+    return f"of {types} ({error.get('destination')}): {error['message']}"
 
 
 def requeue(args: argparse.Namespace) -> int:

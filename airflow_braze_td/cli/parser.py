@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(TD answers 200 always)")
     emulator.add_argument("--visibility-delay", type=_number(0), default=0.0, metavar="SECONDS",
                           help="seconds before stored rows show")
+    emulator.add_argument("--latency-ms", type=_number(0), default=0.0, metavar="MS",
+                          help="hold every data request this long, as TD answering over the internet")
 
     status = command("status", delivery.status, (OK, "nothing past the warn line"), (ATTENTION, "past the warn line"),
                      (FAIL_LINE, "past the fail line or Braze's loss window"), (ERROR, "an error"))

@@ -87,7 +87,7 @@ def emulator(args: argparse.Namespace) -> int:
     try:
         serve(host=args.host, port=args.port, store=args.store, api_keys=tuple(args.api_key),
               write_keys=tuple(args.write_key), strict_postback=args.strict_postback,
-              visibility_delay=args.visibility_delay)
+              visibility_delay=args.visibility_delay, latency=args.latency_ms / 1000)
     except sqlite3.Error as error:
         raise CliError(f"cannot open the emulator's --store {args.store} ({error}): give a file in a folder "
                        "that exists and is writable, or :memory:") from error

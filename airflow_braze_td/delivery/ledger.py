@@ -54,7 +54,7 @@ _BUNDLE_STATE = "bundle"
 _BUNDLE_IDS = ".bids"
 _ACKS = ".acks"
 # What a ledger writes at its top level (the layout above); a location holding none of them holds no ledger.
-_RECORDS = frozenset({"files", "open", "state", "ids", "last_error.json", "claims", "quarantine", "discarded", "replays"})
+_RECORDS = frozenset({"files", "open", "state", "ids", "errors", "claims", "quarantine", "discarded", "replays"})
 # fsspec protocols whose uploads become visible whole or not at all (S3 PUT or multipart completion, GCS
 # upload finalisation, Azure block-list commit, the in-memory filesystem's commit on close).
 _WHOLE_UPLOAD_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "memory"})
