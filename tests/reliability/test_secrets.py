@@ -23,7 +23,7 @@ from airflow_braze_td.emulator import Emulator, Fault
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook
 from airflow_braze_td.treasure_data.endpoints import Endpoints, InsecureURLError
 from airflow_braze_td.treasure_data.errors import TDAuthError, TDError, TDTransientError
-from airflow_braze_td.treasure_data.sinks import make_sink
+from airflow_braze_td.treasure_data.sinks import SINK_CLASSES, make_sink
 from tests.reliability.conftest import (
     FAST_RETRY,
     KEY,
@@ -114,7 +114,8 @@ def test_status_after_a_run_refused_for_its_key_shows_the_error_not_the_key(worl
                                                                             mode: str, status: int,
                                                                             secret: str) -> None:
     connect(host=world.emulator.url, password=KEY)
-    world.emulator.push_faults(Fault.http(status, body=echo(secret)))
+    # One refusal for each request the sink has in flight: whichever is answered first stops the run.
+    world.emulator.push_faults(*[Fault.http(status, body=echo(secret))] * SINK_CLASSES[mode].requests_in_flight)
     options = ({"mode": "import", "table": "events"} if mode == "import" else
                {"postback_url": postback_url(world.emulator), "database": None, "table": None})
     with pytest.raises(AirflowFailException) as raised:
