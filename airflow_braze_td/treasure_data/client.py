@@ -43,6 +43,11 @@ _DETAIL_CHARS = 300
 _PREPARED_CACHE_MAX = 64
 
 
+def _pool_size(adapter: HTTPAdapter) -> int:
+    """Connections the adapter keeps per host (HttpHook's keep-alive adapter does not update `_pool_maxsize`)."""
+    return adapter.poolmanager.connection_pool_kw.get("maxsize", 1)
+
+
 @dataclass(frozen=True)
 class Reply:
     """A 2xx response and how many attempts it took."""
@@ -123,7 +128,7 @@ class TDClient:
         is opened and dropped per request (requests' default pool keeps 10)."""
         for prefix in ("https://", "http://"):
             adapter = self.session.get_adapter(prefix)
-            if isinstance(adapter, HTTPAdapter) and adapter._pool_maxsize < count:
+            if isinstance(adapter, HTTPAdapter) and _pool_size(adapter) < count:
                 adapter.poolmanager.clear()
                 adapter.init_poolmanager(adapter._pool_connections, count, block=adapter._pool_block)
 

@@ -192,6 +192,6 @@ def test_a_429_pauses_every_request_of_the_client_not_only_the_one_that_got_it(e
 def test_the_session_keeps_a_connection_per_request_in_flight(emu: Emulator, http: requests.Session) -> None:
     client = client_for(emu.url, http)
     client.reserve_connections(24)
-    assert http.get_adapter("http://x")._pool_maxsize == 24
+    assert http.get_adapter("http://x").poolmanager.connection_pool_kw["maxsize"] == 24
     client.reserve_connections(4)
-    assert http.get_adapter("https://x")._pool_maxsize == 24
+    assert http.get_adapter("https://x").poolmanager.connection_pool_kw["maxsize"] == 24
