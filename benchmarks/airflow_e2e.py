@@ -12,7 +12,6 @@ best backlog run less the best empty one; it is compared with the best of two fl
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import pendulum
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import run_child  # noqa: E402
+from throughput import run_child, write_json  # noqa: E402
 
 from airflow_braze_td.currents.sample import stage_sample  # noqa: E402
 from airflow_braze_td.demo import airflow_env, ledger_totals, run_dag  # noqa: E402
@@ -100,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = result["runs"]
     print(f"  best of {result['attempts']}: whole {shown(runs['airflow_seconds'])} s, empty {shown(runs['fixed_seconds'])} s, "
           f"floor {shown(runs['floor_seconds'])} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     return 0
 
 

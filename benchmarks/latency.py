@@ -23,7 +23,6 @@ One staged sample (`stage_sample`: Braze's file sizes and event-type mix), measu
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from airflow_e2e import timed_dag_run  # noqa: E402
 from receiver import ReceiverProcess  # noqa: E402
-from throughput import run_child, run_pair, split_in_two  # noqa: E402
+from throughput import run_child, run_pair, split_in_two, write_json  # noqa: E402
 
 from airflow_braze_td.currents.sample import stage_sample  # noqa: E402
 from airflow_braze_td.demo import airflow_env, ledger_totals, run_dag  # noqa: E402
@@ -198,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="braze-td-latency-") as folder:
         result = measure(Path(folder), events, hours, args.latency_ms / 1000, args.open_delay_ms / 1000)
     report(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     return 0
 
 

@@ -6,6 +6,8 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
   envelopes of 100 for postback; msgpack rows gzipped per 10,000 for import), on one core;
 - project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
   separate process, on one core (the emulator gets the other), for postback and import;
+- with `--latency-ms`: the project path again against an emulator holding every data request that long, as TD
+  over the internet does, and its ratio to the rate against an emulator answering at once;
 - baseline: fastavro, stdlib `json` and `HttpHook.run` per batch of 100 events (postback envelope), one core;
 - scale-out: the project path split over 2 pinned worker processes by `plan_event_type_groups`, against
   the minimal receiver (`receiver.py`: the emulator's checks and storage would take the CPU the
@@ -17,6 +19,7 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
   have the same events per hour and the N tree 4x the hours (how a bigger backlog looks).
 
     .venv/bin/python benchmarks/throughput.py [--events N] [--json PATH] [--quick] [--scale-attempts K]
+                                              [--latency-ms 50]
 """
 
 from __future__ import annotations
@@ -290,13 +293,14 @@ def stage_trees(work: Path, events: int, hours: int, codec: str) -> tuple[dict, 
     return whole, {"files": len(linked), "hours": hours // 4}
 
 
-def with_server(kind: str, function, *args: object, pin: bool = True, **kwargs: object) -> dict:
+def with_server(kind: str, function, *args: object, pin: bool = True, latency: float = 0.0,
+                **kwargs: object) -> dict:
     """`function(url, ...)` against a fresh `emulator` or minimal `receiver` process, on the server core unless
     `pin` is off; against the receiver, the result gains its request count."""
     from airflow_braze_td.emulator import start_emulator_process
     from receiver import ReceiverProcess
 
-    server = start_emulator_process() if kind == "emulator" else ReceiverProcess()
+    server = start_emulator_process(latency=latency) if kind == "emulator" else ReceiverProcess(latency=latency)
     try:
         if pin:
             os.sched_setaffinity(server.pid, {SERVER_CORE})
@@ -368,14 +372,16 @@ def scale_out(url: str, split: tuple[list[list[str]], list[int], int], staging: 
 
 
 def measure(events: int, hours: int, codec: str, baseline_seconds: float,
-            capacity_seconds: float, scale_mode: str, scale_attempts: int) -> tuple[dict, list[tuple]]:
+            capacity_seconds: float, scale_mode: str, scale_attempts: int,
+            latency: float = 0.0) -> tuple[dict, list[tuple]]:
     with tempfile.TemporaryDirectory(prefix="braze-td-bench-") as folder:
         return _measure_in(Path(folder), events, hours, codec, baseline_seconds, capacity_seconds,
-                           scale_mode, scale_attempts)
+                           scale_mode, scale_attempts, latency)
 
 
 def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_seconds: float,
-                capacity_seconds: float, scale_mode: str, scale_attempts: int) -> tuple[dict, list[tuple]]:
+                capacity_seconds: float, scale_mode: str, scale_attempts: int,
+                latency: float) -> tuple[dict, list[tuple]]:
     rows: list[tuple] = []
     started = time.perf_counter()
     staged, memory_tree = stage_trees(work, events, hours, codec)
@@ -388,6 +394,9 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
     floor_pair = run_pair("floor", split[0], staging=n_tree, mode=scale_mode)
     project = {mode: with_server("emulator", project_run, n_tree, mode, str(work / f"ledger-{mode}"))
                for mode in MODES}
+    # The same delivery against an emulator answering after `latency`, as TD does over the internet.
+    slowed = {mode: with_server("emulator", project_run, n_tree, mode, str(work / f"ledger-{mode}-latency"),
+                                latency=latency) for mode in MODES} if latency else {}
     baseline = with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
                                                              max_seconds=baseline_seconds))
     capacity = {mode: with_server("emulator", lambda url, m=mode: run_child("emulator", url=url, mode=m,
@@ -444,6 +453,10 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
                     "memory_n": small_run["seconds"]},
         "baseline_events": baseline["events"],
     }
+    if slowed:
+        result["latency_ms"] = latency * 1000
+        result["project_eps_at_latency"] = {mode: eps(slowed[mode]) for mode in MODES}
+        result["latency_ratio"] = {mode: eps(slowed[mode]) / project_eps[mode] for mode in MODES}
     for mode in MODES:
         rows.append((f"floor {mode} (decode + serialise{' + gzip' if mode == 'import' else ''})",
                      floor[mode]["events"], floor[mode]["seconds"], floor_by_mode[mode], "1 core"))
@@ -452,6 +465,9 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
     for mode in MODES:
         rows.append((f"project {mode}", project[mode]["events"], project[mode]["seconds"], project_eps[mode],
                      f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB"))
+    for mode, run in slowed.items():
+        rows.append((f"project {mode}, TD at {latency * 1000:.0f} ms", run["events"], run["seconds"], eps(run),
+                     f"1 core, {result['latency_ratio'][mode]:.2f} x its rate with TD answering at once"))
     partial = "" if baseline["complete"] else f", first {baseline['events']:,} events ({baseline_seconds:g} s cap)"
     rows.append(("baseline HttpHook + json", baseline["events"], baseline["seconds"], baseline_eps, f"1 core{partial}"))
     rows.append((f"project {scale_mode}, minimal receiver", one_receiving["events"], one_receiving["seconds"],
@@ -472,6 +488,13 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
 
 def _attempts(runs: list[dict]) -> str:
     return "one run" if len(runs) == 1 else "best of " + "/".join(f"{run['seconds']:.2f}" for run in runs) + " s"
+
+
+def write_json(path: Path | None, result: dict) -> None:
+    """The figures as JSON at `path`, when one is given."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def print_report(result: dict, rows: list[tuple]) -> None:
@@ -507,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-attempts", type=int, default=1,
                         help="runs of 1 and of 2 workers against the minimal receiver, best of each (default 1, "
                              "so that the default run stays within 5 minutes; 2 gives a steadier ratio)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="also measure each mode against an emulator answering after this long (TD over the "
+                             "internet: about 50)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -520,11 +546,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--scale-attempts must be at least 1")
     result, rows = measure(events, hours, args.codec, baseline_seconds=5.0 if args.quick else 6.0,
                            capacity_seconds=0.5 if args.quick else 3.0, scale_mode=args.scale_mode,
-                           scale_attempts=args.scale_attempts)
+                           scale_attempts=args.scale_attempts, latency=args.latency_ms / 1000)
     print_report(result, rows)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     return 0
 
 
