@@ -11,15 +11,15 @@ staged events (distinct ids with an external_user_id, read with the project's re
 
     .venv/bin/python benchmarks/chaos.py --events 1000000 --kills 10 --json benchmarks/results/chaos.json
 
-The staging tree is written once (one queue hour by default) and read by both modes, which run side by
-side. The tries' TD read timeout (0.5 s) and first backoff (0.05 s) are short so the "slow" fault outlasts
+The staging tree is written once (one queue hour by default) and read by every mode (import, postback,
+ingest), side by side. The tries' TD read timeout (0.5 s) and first backoff (0.05 s) are short so the "slow" fault outlasts
 the timeout and a million events fit in about ten minutes; kills are placed by what a try has read
 (`/proc/<pid>/io`, Linux).
 
-Exits non-zero when an event is lost, when import mode stored a duplicate, when postback duplicates pass
-their bound (per killed or failed try, the requests it had in flight, whose batches may have landed
-unrecorded; and one batch per ambiguous answer: "store, then 500" or a slow answer the client gave up on,
-since postback has no idempotency key), or when a try hangs or fails permanently.
+Exits non-zero when an event is lost, when import mode stored a duplicate, when postback or ingest
+duplicates pass their bound (per killed or failed try, the requests it had in flight, whose batches may have
+landed unrecorded; and one batch per ambiguous answer: "store, then 500" or a slow answer the client gave up
+on, since neither endpoint has an idempotency key), or when a try hangs or fails permanently.
 """
 
 from __future__ import annotations
@@ -45,13 +45,12 @@ import pendulum
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("import", "postback")
+MODES = ("import", "postback", "ingest")
 CHAOS_KINDS = ("429", "429_retry_after", "500", "502", "503", "reset", "slow", "store_then_500")
 AMBIGUOUS_KINDS = ("slow", "store_then_500")  # stored, but the client saw a failure and sends again
 DATABASE = "braze"
 KEY = "1/" + "0123456789abcdef" * 2 + "01234567"  # the emulator's master key for these runs
-TABLES = {"import": "events_{event_type}", "postback": "currents"}
-POSTBACK_BATCH_EVENTS = 100  # PostbackSink.default_limits.max_events: the most one re-sent batch can duplicate
+TABLES = {"import": "events_{event_type}", "postback": "currents", "ingest": "events_{event_type}"}
 DAG_ID, TASK_ID = "braze_currents_chaos", "deliver"
 EXIT_PERMANENT = 3  # AirflowFailException: Airflow would not retry, neither does the harness
 KILL, OUTAGE = "kill", "outage"
@@ -306,6 +305,13 @@ def _requests_in_flight(mode: str) -> int:
     return SINK_CLASSES[mode].requests_in_flight
 
 
+def _batch_events(mode: str) -> int:
+    """The most events one re-sent batch can duplicate."""
+    from airflow_braze_td.treasure_data.sinks import SINK_CLASSES
+
+    return SINK_CLASSES[mode].default_limits.max_events
+
+
 def landed_ids(url: str, mode: str) -> tuple[Counter, Counter]:
     """Event ids stored in TD with multiplicity, and (postback) each stored row's ids with multiplicity.
 
@@ -362,13 +368,14 @@ def run_mode(args: argparse.Namespace, mode: str, workdir: Path, truth: set[str]
     result.lost = len(truth - landed.keys())
     result.unexpected = len(landed.keys() - truth)
     result.duplicated = sum(count - 1 for count in landed.values())
+    if mode != "import":
+        result.duplicate_batches_bound = (result.kills + result.failed_tries) * _requests_in_flight(mode) + sum(
+            result.faults.get(kind, 0) for kind in AMBIGUOUS_KINDS)
+        result.duplicated_bound = result.duplicate_batches_bound * _batch_events(mode)
     if mode == "postback":
         result.duplicate_batches = sum(count - 1 for count in batches.values())
         # A re-sent batch is stored again whole; any other duplicate means a batch was rebuilt differently.
         result.partial_duplicates = result.duplicated - sum((count - 1) * len(ids) for ids, count in batches.items())
-        result.duplicate_batches_bound = (result.kills + result.failed_tries) * _requests_in_flight(mode) + sum(
-            result.faults.get(kind, 0) for kind in AMBIGUOUS_KINDS)
-        result.duplicated_bound = result.duplicate_batches_bound * POSTBACK_BATCH_EVENTS
     check(result, args)
     return result
 
@@ -437,7 +444,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--hours", type=int, default=1, help="queue hours the staged events spread over")
     parser.add_argument("--kills", type=int, default=10, help="SIGKILLs of the delivering process per mode")
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: import, postback")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: import, postback, ingest")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the per-mode report here")
     parser.add_argument("--fault-rate", type=float, default=0.2)
