@@ -68,7 +68,7 @@ def _acked_batches(ledger: Path) -> int:
 
 
 @pytest.mark.parametrize(("mode", "logical_date", "events_per_file", "delay"), [
-    ("import", "2026-11-30T15:00:00+00:00", 50_000, 1.0),  # 2 requests in flight: 5 batches a file
+    ("import", "2026-11-30T15:00:00+00:00", 50_000, 2.0),  # 4 requests in flight: 5 batches a file
     ("postback", "2026-11-30T16:00:00+00:00", 3_000, 0.05),
 ])
 def test_a_delivery_killed_mid_file_resumes_from_the_ledger(airflow_home, emulator, tmp_path, mode, logical_date,

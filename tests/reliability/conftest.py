@@ -122,11 +122,12 @@ class World:
         """A staged Custom HTTP body (one `{"events": [...]}` document) named `.json`."""
         return self.put(orjson.dumps({"events": events}), extension="json", offset=offset)
 
-    def deliver(self, sink: Sink | None = None, owner: str = "run-1") -> DeliverySummary:
-        """The delivery core over every listed file, as one run."""
+    def deliver(self, sink: Sink | None = None, owner: str = "run-1", requests_in_flight: int = 1) -> DeliverySummary:
+        """The delivery core over every listed file, as one run; one request at a time by default, so that a
+        scripted fault lands on the batch the test means."""
         sink = sink or sink_for(self.emulator.url)
         area = self.area
-        settings = DeliverySettings()
+        settings = DeliverySettings(requests_in_flight=requests_in_flight)
         return Delivery(area, sink, self.ledger, settings, owner).run(area.list().files)
 
     def last_error_message(self) -> str:
