@@ -1,22 +1,79 @@
 # Two entry points for a fresh machine: `make demo` runs the whole job on the embedded default,
-# `make test` runs the test suite. Both build .venv on first use.
+# `make test` runs the test suite on Airflow 3 and again on Airflow 2.11. Both build their venvs on first use.
+#
+# Installs go through uv at the versions kept in constraints/ (one resolution per Airflow line, in Airflow's
+# constraints-file fashion). After changing dependencies in pyproject.toml (or adding an extra to EXTRAS),
+# run `make lock` and commit constraints/.
 PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+
+# Extras every test venv installs, so each extra's providers run at their locked versions.
+EXTRAS := dev,s3,gcs,azure
+comma := ,
+
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := constraints/airflow-3.txt
 
-.PHONY: demo test bench chaos clean
+# Airflow 2.11 as its users install it: PyPI as it stood when Airflow cut constraints-2.11.2 (its first release
+# candidate, 2026-03-09), which is how Airflow made its own constraints file for that release, and every direct
+# dependency at its lower bound in pyproject.toml (so those bounds are the tested ones). Airflow 2.11.2 itself
+# and the providers this project needs newer than that day are taken as of AIRFLOW2_NEWER_DATE.
+VENV2 := .venv-airflow2
+STAMP2 := $(VENV2)/.installed
+LOCK2 := constraints/airflow-2.11.txt
+AIRFLOW2_CONSTRAINTS_DATE := 2026-03-09T00:00:00Z
+AIRFLOW2_NEWER := apache-airflow apache-airflow-providers-common-compat
+AIRFLOW2_NEWER_DATE := 2026-12-06T00:00:00Z
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+.PHONY: demo test test-quick test-airflow3 test-airflow2 lock bench chaos clean
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+# A venv with the pip its Python ships, then uv installs the project and EXTRAS at the locked versions.
+define install-venv
+rm -rf $(@D)
+$(PYTHON) -m venv $(@D)
+$(UV) pip install --quiet --python $(@D)/bin/python -e '.[$(EXTRAS)]' --constraint $(word 2,$^)
+touch $@
+endef
+
+$(STAMP): pyproject.toml $(LOCK) | $(UV)
+	$(install-venv)
+
+$(STAMP2): pyproject.toml $(LOCK2) | $(UV)
+	$(install-venv)
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_braze_td.demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+# Each suite keeps its own AIRFLOW_HOME: Airflow 2 and 3 write different airflow.cfg files.
+test: test-airflow3 test-airflow2
+
+test-airflow3: $(STAMP)
+	AIRFLOW_HOME=$(CURDIR)/$(VENV)/airflow-home $(BIN)/python -m pytest -q
+
+test-airflow2: $(STAMP2)
+	AIRFLOW_HOME=$(CURDIR)/$(VENV2)/airflow-home $(VENV2)/bin/python -m pytest -q
+
+# The Airflow 3 suite alone: what a change usually needs before the full `make test`.
+test-quick: test-airflow3
+
+LOCK_OPTIONS = --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command 'make lock' $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
+
+# Re-resolve both locks from pyproject.toml; versions already locked are kept where they still fit
+# (`rm constraints/*.txt` first to take the newest of everything).
+lock: | $(UV)
+	echo 'apache-airflow>=3' | $(UV) pip compile $(LOCK_OPTIONS) pyproject.toml - -o $(LOCK)
+	$(UV) pip compile $(LOCK_OPTIONS) pyproject.toml -o $(LOCK2) --upgrade --resolution lowest-direct \
+		--exclude-newer $(AIRFLOW2_CONSTRAINTS_DATE) \
+		$(foreach package,$(AIRFLOW2_NEWER),--exclude-newer-package $(package)=$(AIRFLOW2_NEWER_DATE))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py --json benchmarks/results/throughput.json
@@ -25,4 +82,4 @@ chaos: $(STAMP)
 	$(BIN)/python benchmarks/chaos.py --json benchmarks/results/chaos.json
 
 clean:
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) $(VENV2) .uv .demo

@@ -18,6 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_braze_td.cli.parser import build_parser
 
     args = build_parser().parse_args(argv)
+    from airflow_braze_td.compat import console_logs_to_stderr
+
+    console_logs_to_stderr()  # stdout carries the command's output, even under Airflow 2's logging
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "braze-td: %(message)s",

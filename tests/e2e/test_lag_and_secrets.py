@@ -16,9 +16,11 @@ WRITE_KEY = "42/" + "5e" * 20
 
 def _task_states(workdir, run_logical_date: str) -> dict[str, tuple[str, int]]:
     with sqlite3.connect(workdir / "airflow" / "airflow.db") as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(dag_run)")}
+        date_column = "logical_date" if "logical_date" in columns else "execution_date"  # Airflow 2's name
         rows = db.execute(
             "SELECT ti.task_id, ti.state, ti.try_number FROM task_instance ti JOIN dag_run dr ON ti.run_id = dr.run_id "
-            "AND ti.dag_id = dr.dag_id WHERE dr.logical_date LIKE ?",
+            f"AND ti.dag_id = dr.dag_id WHERE dr.{date_column} LIKE ?",
             (run_logical_date[:19].replace("T", " ") + "%",),
         ).fetchall()
     return {task: (state, tries) for task, state, tries in rows}

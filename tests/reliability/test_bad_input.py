@@ -288,7 +288,8 @@ def test_deeply_nested_properties_within_the_encoders_limit_are_delivered(world:
 def test_properties_nested_past_the_json_readers_limit_quarantine_the_document(world: World) -> None:
     key = world.put(staged_json(ok_event(1), event_with_raw_properties("deep-1", nested(2_000))), extension="json")
     world.deliver()
-    assert world.file_quarantine(key)["reason"].startswith("invalid JSON: depth limit exceeded")
+    reason = world.file_quarantine(key)["reason"]
+    assert reason.startswith("invalid JSON: ") and "depth" in reason, reason  # orjson's own words vary by release
     assert world.state_of(key) == QUARANTINED
     world.assert_delivered_exactly()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-import airflow.sdk.io.store as object_store
+from airflow_braze_td.compat import object_store
 from airflow_braze_td.currents.catalog import EVENT_TYPES
 from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.currents.layout import staged_key
