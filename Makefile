@@ -21,7 +21,7 @@ LOCK := constraints/airflow-3.txt
 # Airflow 2.11 as its users install it: PyPI as it stood when Airflow cut constraints-2.11.2 (its first release
 # candidate, 2026-03-09), which is how Airflow made its own constraints file for that release, and every direct
 # dependency at its lower bound in pyproject.toml (so those bounds are the tested ones). Airflow 2.11.2 itself
-# and the providers this project needs newer than that day are taken as of AIRFLOW2_NEWER_DATE.
+# and the packages this project needs newer than that day are taken as of AIRFLOW2_NEWER_DATE.
 VENV2 := .venv-airflow2
 STAMP2 := $(VENV2)/.installed
 LOCK2 := constraints/airflow-2.11.txt
@@ -52,8 +52,10 @@ $(STAMP2): pyproject.toml $(LOCK2) | $(UV)
 demo: $(STAMP)
 	$(BIN)/python -m airflow_braze_td.demo
 
-# Each suite keeps its own AIRFLOW_HOME: Airflow 2 and 3 write different airflow.cfg files.
-test: test-airflow3 test-airflow2
+# Both suites run even when the first fails. Each keeps its own AIRFLOW_HOME: Airflow 2 and 3 write different
+# airflow.cfg files.
+test:
+	$(MAKE) --keep-going test-airflow3 test-airflow2
 
 test-airflow3: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/$(VENV)/airflow-home $(BIN)/python -m pytest -q
@@ -67,8 +69,10 @@ test-quick: test-airflow3
 LOCK_OPTIONS = --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--custom-compile-command 'make lock' $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra))
 
-# Re-resolve both locks from pyproject.toml; versions already locked are kept where they still fit
-# (`rm constraints/*.txt` first to take the newest of everything).
+# Re-resolve both locks from pyproject.toml. The Airflow 3 one keeps the versions it has where they still fit
+# (delete it first to take the newest of everything); the Airflow 2.11 one is resolved afresh each time, the
+# same for the same pyproject.toml thanks to its dates (a new dependency that needs a release newer than
+# AIRFLOW2_CONSTRAINTS_DATE goes into AIRFLOW2_NEWER).
 lock: | $(UV)
 	echo 'apache-airflow>=3' | $(UV) pip compile $(LOCK_OPTIONS) pyproject.toml - -o $(LOCK)
 	$(UV) pip compile $(LOCK_OPTIONS) pyproject.toml -o $(LOCK2) --upgrade --resolution lowest-direct \
