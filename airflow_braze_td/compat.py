@@ -14,31 +14,14 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2.11
     from airflow.io import store as object_store
 
-__all__ = ["console_logs_to_stderr", "object_store"]
+__all__ = ["drop_stdout_log_handlers", "object_store"]
 
 
-class _StderrHandler(logging.StreamHandler):
-    """A console handler that writes to whatever `sys.stderr` is at the time (as Airflow's own handler does)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        """The stream is always the current `sys.stderr`."""
-
-
-def console_logs_to_stderr() -> None:
-    """Move console log handlers that write to stdout over to stderr, so that a command's stdout holds only its
-    output (JSON). Airflow 2's logging configuration sends its console handler to stdout; Airflow 3's does not."""
+def drop_stdout_log_handlers() -> None:
+    """Remove the root logger's handlers that write to stdout, so that a command's stdout holds only its output
+    and its own logging set-up applies. Airflow 2's logging configuration, run when Airflow is imported (as this
+    module does), puts such a console handler on the root logger; Airflow 3's does not."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-            replacement = _StderrHandler()
-            replacement.setLevel(handler.level)
-            replacement.setFormatter(handler.formatter)
-            for log_filter in handler.filters:
-                replacement.addFilter(log_filter)
             root.removeHandler(handler)
-            root.addHandler(replacement)

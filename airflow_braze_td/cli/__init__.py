@@ -9,18 +9,25 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
-from airflow_braze_td.cli.errors import ERROR, explain
+# Importing Airflow 2.11, and the requests release its constraints pin, prints warnings (Airflow's own
+# deprecations, requests' version check) that are not the user's concern: stderr holds one line per failure.
+# Airflow 2 installs filters that show its deprecations unless Python was given -W options, so say there was one.
+warnings.filterwarnings("ignore", module=r"(airflow|requests)(\.|$)")
+sys.warnoptions.append("ignore::DeprecationWarning:airflow")
+
+from airflow_braze_td.cli.errors import ERROR, explain  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from airflow_braze_td.cli.parser import build_parser
 
     args = build_parser().parse_args(argv)
-    from airflow_braze_td.compat import console_logs_to_stderr
+    from airflow_braze_td.compat import drop_stdout_log_handlers
 
-    console_logs_to_stderr()  # stdout carries the command's output, even under Airflow 2's logging
+    drop_stdout_log_handlers()  # stdout carries the command's output, and the logging below applies, on Airflow 2 too
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "braze-td: %(message)s",
