@@ -6,8 +6,11 @@ A check still waiting after 50 minutes is skipped: the next hourly run's check t
 and every check fails the run as soon as the lag reaches the fail line.
 
 The params' defaults run on the embedded demo (`make demo`): a local staging folder, a local ledger, and
-the TD emulator behind the `treasure_data_default` connection. Override them with
-`airflow dags test braze_currents_to_treasure_data --conf '{"staging_url": "s3://...", ...}'`.
+the TD emulator behind the `treasure_data_default` connection. Override them per run with
+`airflow dags test braze_currents_to_treasure_data --conf '{"staging_url": "s3://...", ...}'`; the scheduler's
+own runs take the defaults, which a deployment sets in the environment of its Airflow processes:
+BRAZE_TD_STAGING_URL, BRAZE_TD_LEDGER_URL, BRAZE_TD_STAGING_CONN_ID, BRAZE_TD_LEDGER_CONN_ID (see the README's
+"Deploying"). BRAZE_TD_RETRY_DELAY_SECONDS and BRAZE_TD_LAG_POKE_SECONDS shorten the waits for tests.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from airflow_braze_td.operators.currents_to_treasure_data import (
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
 
 DEMO_DIR = Path(os.environ.get("BRAZE_TD_DEMO_DIR", Path(__file__).resolve().parents[1] / ".demo"))
+RETRY_DELAY = pendulum.duration(seconds=int(os.environ.get("BRAZE_TD_RETRY_DELAY_SECONDS", "120")))
+LAG_POKE_SECONDS = int(os.environ.get("BRAZE_TD_LAG_POKE_SECONDS", "60"))
 
 with DAG(
     dag_id="braze_currents_to_treasure_data",
@@ -33,10 +38,18 @@ with DAG(
     catchup=False,
     max_active_runs=2,
     render_template_as_native_obj=True,
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     params={
-        "staging_url": Param(str(DEMO_DIR / "staging"), type="string"),
-        "ledger_url": Param(str(DEMO_DIR / "ledger"), type="string"),
+        "staging_url": Param(os.environ.get("BRAZE_TD_STAGING_URL", str(DEMO_DIR / "staging")), type="string"),
+        "ledger_url": Param(os.environ.get("BRAZE_TD_LEDGER_URL", str(DEMO_DIR / "ledger")), type="string"),
+        "staging_conn_id": Param(
+            os.environ.get("BRAZE_TD_STAGING_CONN_ID", ""), type="string",
+            description="staging_url's storage connection (e.g. an aws connection); empty: none",
+        ),
+        "ledger_conn_id": Param(
+            os.environ.get("BRAZE_TD_LEDGER_CONN_ID", ""), type="string",
+            description="ledger_url's storage connection; empty: none",
+        ),
         "mode": Param("postback", enum=["postback", "import", "ingest"]),
         "database": Param("braze", type="string"),
         "table": Param("currents_events", type="string"),
@@ -45,6 +58,7 @@ with DAG(
         "require_external_user_id": Param(True, type="boolean"),
         "loss_window_hours": Param(48, type="number"),
         "fail_margin_hours": Param(12, type="number"),
+        "group_mib": Param(256, type="number", description="staged MiB per mapped deliver task"),
     },
     tags=["braze", "treasure-data"],
 ) as dag:
@@ -53,7 +67,13 @@ with DAG(
     def list_pending(params: dict | None = None, data_interval_end=None) -> list[list[str]]:
         """Event-type groups with files to deliver: the units the delivery fans out over."""
         return list_pending_groups(
-            params["staging_url"], params["ledger_url"], event_types=params["event_types"], until=data_interval_end
+            params["staging_url"],
+            params["ledger_url"],
+            event_types=params["event_types"],
+            until=data_interval_end,
+            staging_conn_id=params["staging_conn_id"] or None,
+            ledger_conn_id=params["ledger_conn_id"] or None,
+            target_group_bytes=int(params["group_mib"] * (1 << 20)),
         )
 
     groups = list_pending()
@@ -61,6 +81,8 @@ with DAG(
         task_id="deliver",
         staging_url="{{ params.staging_url }}",
         ledger_url="{{ params.ledger_url }}",
+        staging_conn_id="{{ params.staging_conn_id or None }}",
+        ledger_conn_id="{{ params.ledger_conn_id or None }}",
         mode="{{ params.mode }}",
         td_conn_id="treasure_data_default",
         database="{{ params.database }}",
@@ -73,11 +95,13 @@ with DAG(
         task_id="check_delivery_lag",
         staging_url="{{ params.staging_url }}",
         ledger_url="{{ params.ledger_url }}",
+        staging_conn_id="{{ params.staging_conn_id or None }}",
+        ledger_conn_id="{{ params.ledger_conn_id or None }}",
         event_types="{{ params.event_types }}",
         loss_window_hours="{{ params.loss_window_hours }}",
         fail_margin_hours="{{ params.fail_margin_hours }}",
         trigger_rule="all_done",
-        poke_interval=60,
+        poke_interval=LAG_POKE_SECONDS,
         hand_over_after_minutes=50,
     )
     groups >> deliver >> check
