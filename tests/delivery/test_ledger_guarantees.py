@@ -312,3 +312,56 @@ def test_a_retry_reads_unfinished_bundles_in_the_order_the_failed_try_did(emulat
     Delivery(area, sink_for(emulator, "import", limits=limits), ledger, DeliverySettings(),
              "run").run(files)
     assert delivered_ids(emulator) == Counter({open_record(n)["id"]: 1 for n in range(1, 61)})
+
+
+class _LockstepClaimsFileSystem(LocalFileSystem):
+    """Two owners in lockstep for their first claim, as two runs started together on the same plan are on
+    S3: both finish reading the claims before either writes, both have written before either reads them
+    again, and both have read the other's claim before either withdraws its own."""
+
+    cachable = False
+
+    def __init__(self, together: threading.Barrier) -> None:
+        super().__init__()
+        self.together = together
+        self.steps = threading.local()
+
+    def _step(self, name: str) -> int:
+        seen = getattr(self.steps, name, 0)
+        setattr(self.steps, name, seen + 1)
+        return seen
+
+    def ls(self, path, detail=False, **kwargs):
+        if not str(path).rstrip("/").endswith("/claims"):
+            return super().ls(path, detail=detail, **kwargs)
+        seen = self._step("listings")
+        if seen == 1:
+            self.together.wait(timeout=30)
+        try:
+            return super().ls(path, detail=detail, **kwargs)
+        finally:
+            if seen == 0:
+                self.together.wait(timeout=30)
+
+    def rm(self, path, *args, **kwargs):
+        if "/claims/" in str(path) and self._step("removals") == 0:
+            self.together.wait(timeout=30)
+        return super().rm(path, *args, **kwargs)
+
+
+def test_two_owners_claiming_the_same_files_at_the_same_moment_leave_none_unclaimed(staged_tree, tmp_path):
+    root, _ = staged_tree
+    files = StagingArea.from_url(str(root)).list().files[:5]
+    (tmp_path / "ledger").mkdir()
+    fs = _LockstepClaimsFileSystem(threading.Barrier(2))
+    claimed: dict[str, list] = {}
+
+    def claim(owner: str) -> None:
+        claimed[owner] = Ledger(fs, str(tmp_path / "ledger")).claim_files(files, owner, 600)[0]
+
+    threads = [threading.Thread(target=claim, args=(owner,)) for owner in ("run-1", "run-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(map(len, claimed.values())) == [0, len(files)]  # one owner holds them all, the other none

@@ -366,8 +366,13 @@ class Deployment:
         return self.api("GET", self.dag_path(f"/dagRuns/{run_id}"))
 
     def wait_finished(self, run_id: str, timeout: float = 300.0) -> dict:
-        return wait_for(f"run {run_id}", lambda: (run := self.run(run_id))["state"] in ("success", "failed") and run,
-                        timeout=timeout, every=2.0)
+        """The run once it succeeded or failed; a timeout names its task instances' states."""
+        try:
+            return wait_for(f"run {run_id}", lambda: (run := self.run(run_id))["state"] in ("success", "failed") and run,
+                            timeout=timeout, every=2.0)
+        except TimeoutError as error:
+            tasks = [(ti["task_id"], ti["map_index"], ti["state"], ti["try_number"]) for ti in self.task_instances(run_id)]
+            raise TimeoutError(f"{error}; task instances: {tasks}") from None
 
     def task_instances(self, run_id: str) -> list[dict]:
         return self.api("GET", self.dag_path(f"/dagRuns/{run_id}/taskInstances"), limit=1000)["task_instances"]

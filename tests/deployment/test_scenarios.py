@@ -155,7 +155,7 @@ def stage_big_files(local: Path, files: int, events_per_file: int) -> Counter:
     ("import", 50_000, 1.0, "/v3/table/import", 2, 10),  # 10,000 rows a request, 2 in flight
     ("postback", 3_000, 0.05, "/postback", 10, 60),
 ])
-def test_a_sigkilled_delivery_is_finished_by_airflows_retry(deployment, tmp_path, figures, mode, events_per_file,
+def test_a_sigkilled_delivery_is_finished_by_airflows_retry(deployment, scheduled_run, tmp_path, figures, mode, events_per_file,
                                                             delay, path, kill_after, slow_requests):
     truth = stage_big_files(tmp_path, 2, events_per_file)
     prefix = f"kill-{mode}"
@@ -190,7 +190,7 @@ def test_a_sigkilled_delivery_is_finished_by_airflows_retry(deployment, tmp_path
 
 # -- two runs of the same hours at once -------------------------------------------------------------------------
 
-def test_two_overlapping_runs_deliver_each_file_once(deployment, tmp_path, figures):
+def test_two_overlapping_runs_deliver_each_file_once(deployment, scheduled_run, tmp_path, figures):
     hour = pendulum.now("UTC").start_of("hour")
     stage_sample(str(tmp_path), events=6_000, hours=2, seed=8, end=hour, event_types=SAMPLE_TYPES)
     truth = eligible_ids(tmp_path)
@@ -212,7 +212,7 @@ def test_two_overlapping_runs_deliver_each_file_once(deployment, tmp_path, figur
 
 # -- the deferrable lag sensor in the triggerer ----------------------------------------------------------------
 
-def test_the_deferred_lag_sensor_fails_at_the_fail_line_naming_the_cause(deployment, tmp_path, figures):
+def test_the_deferred_lag_sensor_fails_at_the_fail_line_naming_the_cause(deployment, scheduled_run, tmp_path, figures):
     old_hour = pendulum.now("UTC").start_of("hour").subtract(hours=39)
     stage_sample(str(tmp_path), events=300, hours=1, seed=9, end=old_hour, event_types=SAMPLE_TYPES)
     upload(deployment, tmp_path, "lag")
@@ -267,7 +267,7 @@ def scale_tree(tmp_path_factory) -> tuple[Path, Counter, int]:
 
 
 @pytest.mark.parametrize("workers", [2, 1])
-def test_a_mapped_delivery_spreads_over_both_celery_workers(deployment, scale_tree, figures, workers):
+def test_a_mapped_delivery_spreads_over_both_celery_workers(deployment, scheduled_run, scale_tree, figures, workers):
     if deployment.executor != "CeleryExecutor":
         pytest.skip("two workers only with CeleryExecutor")
     local, truth, events = scale_tree
