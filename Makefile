@@ -29,7 +29,7 @@ AIRFLOW2_CONSTRAINTS_DATE := 2026-03-09T00:00:00Z
 AIRFLOW2_NEWER := apache-airflow apache-airflow-providers-common-compat
 AIRFLOW2_NEWER_DATE := 2026-12-06T00:00:00Z
 
-.PHONY: demo test test-quick test-airflow3 test-airflow2 lock bench chaos clean
+.PHONY: demo test test-quick test-airflow3 test-airflow2 lock bench chaos clean deployment-test deployment-up
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -48,6 +48,15 @@ $(STAMP): pyproject.toml $(LOCK) | $(UV)
 
 $(STAMP2): pyproject.toml $(LOCK2) | $(UV)
 	$(install-venv)
+
+# The deployment harness's extra (Celery, moto, Postgres drivers) on top of the Airflow 3 venv, through uv;
+# what the lock holds stays at its locked version.
+DEPLOY_STAMP := $(VENV)/.deploy-installed
+EXECUTOR ?= LocalExecutor
+
+$(DEPLOY_STAMP): $(STAMP) | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(EXTRAS),deploy]' --constraint $(LOCK)
+	touch $@
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_braze_td.demo
@@ -84,6 +93,15 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python benchmarks/chaos.py --json benchmarks/results/chaos.json
+
+# Real Airflow processes on Postgres, staging and ledger on an S3 server, LocalExecutor then CeleryExecutor
+# (needs Debian's postgresql and redis-server; chromium for the UI screenshot).
+deployment-test: $(DEPLOY_STAMP)
+	BRAZE_TD_DEPLOYMENT=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/deployment
+
+# The same deployment left running to look at the UI (EXECUTOR=CeleryExecutor for Celery); stops after 60 min.
+deployment-up: $(DEPLOY_STAMP)
+	$(BIN)/python -m tests.deployment.harness up --executor $(EXECUTOR)
 
 clean:
 	rm -rf $(VENV) $(VENV2) .uv .demo

@@ -383,6 +383,20 @@ class Deployment:
             "dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True,
         })
 
+    def screenshot(self, url_path: str, out: Path) -> Path:
+        """A PNG of one UI page, as a person sees it, by Debian's headless Chromium (a fresh profile)."""
+        chromium = shutil.which("chromium")
+        if chromium is None:
+            raise FileNotFoundError("Debian's chromium is not installed: apt-get install -y chromium")
+        with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+            subprocess.run([
+                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--window-size=1280,720", "--virtual-time-budget=20000",
+                "--hide-scrollbars", f"--screenshot={out}", f"{self.api_url}{url_path}",
+            ], check=True, capture_output=True, timeout=120)
+        return out
+
     def create_connections(self, td_key: str = DEMO_KEY) -> None:
         """The connections a user creates: an `aws` one for staging and ledger, and Treasure Data."""
         self.put_connection({
