@@ -57,6 +57,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class ServiceExited(RuntimeError):
+    """A service the deployment started has exited: waiting longer cannot help."""
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = START_TIMEOUT_SECONDS, every: float = 1.0) -> Any:
     """Poll `check` until it returns something truthy; raise naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -64,6 +68,8 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = START_TIMEOUT
     while time.monotonic() < deadline:
         try:
             value = check()
+        except ServiceExited:
+            raise
         except Exception as error:  # a server still starting refuses connections or answers 5xx
             last_error = error
         else:
@@ -166,10 +172,11 @@ class Deployment:
         self.services.append(service)
         return service
 
-    def log_tails(self, lines: int = 15) -> str:
-        """The last lines of each service's log, for a start that failed."""
+    def log_tails(self, lines: int = 12) -> str:
+        """The last lines of the logs of the services that exited (of all, if none did), for a failed start."""
+        dead = [service.log for service in self.services if not service.alive()]
         tails = []
-        for log in sorted((self.workdir / "logs").glob("*.log")):
+        for log in dead or sorted((self.workdir / "logs").glob("*.log")):
             text = log.read_text(errors="replace").splitlines()[-lines:]
             tails.append(f"--- {log.name}\n" + "\n".join(text))
         return "\n".join(tails)
@@ -275,7 +282,7 @@ class Deployment:
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
             AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
             AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.ports['redis']}/0",
-            AIRFLOW__CELERY__RESULT_BACKEND=f"db+postgresql://airflow@127.0.0.1:{self.ports['postgres']}/airflow",
+            AIRFLOW__CELERY__RESULT_BACKEND=f"db+{database}",
             AIRFLOW__CELERY__WORKER_CONCURRENCY="1",
             BRAZE_TD_STAGING_URL=f"s3://{STAGING_BUCKET}/scheduled",
             BRAZE_TD_LEDGER_URL=f"s3://{LEDGER_BUCKET}/scheduled",
@@ -324,7 +331,13 @@ class Deployment:
         service.stop()
         self.services.remove(service)
 
+    def require_alive(self) -> None:
+        dead = [service.name for service in self.services if not service.alive()]
+        if dead:
+            raise ServiceExited(f"exited: {', '.join(dead)} (logs in {self.workdir / 'logs'})")
+
     def _healthy(self) -> bool:
+        self.require_alive()
         health = requests.get(f"{self.api_url}/api/v2/monitor/health", timeout=5).json()
         return all(health.get(part, {}).get("status") == "healthy"
                    for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
@@ -367,11 +380,15 @@ class Deployment:
 
     def wait_finished(self, run_id: str, timeout: float = 300.0) -> dict:
         """The run once it succeeded or failed; a timeout names its task instances' states."""
+        def finished() -> dict | None:
+            run = self.run(run_id)
+            return run if run["state"] in ("success", "failed") else None
+
         try:
-            return wait_for(f"run {run_id}", lambda: (run := self.run(run_id))["state"] in ("success", "failed") and run,
-                            timeout=timeout, every=2.0)
+            return wait_for(f"run {run_id}", finished, timeout=timeout, every=2.0)
         except TimeoutError as error:
-            tasks = [(ti["task_id"], ti["map_index"], ti["state"], ti["try_number"]) for ti in self.task_instances(run_id)]
+            tasks = [(ti["task_id"], ti["map_index"], ti["state"], ti["try_number"])
+                     for ti in self.task_instances(run_id)]
             raise TimeoutError(f"{error}; task instances: {tasks}") from None
 
     def task_instances(self, run_id: str) -> list[dict]:
@@ -432,16 +449,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     deployment = Deployment(executor=args.executor)
     deployment.stop_after(args.minutes * 60)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     try:
         deployment.start()
         print(f"Airflow UI: {deployment.api_url} (no login), executor {args.executor}", flush=True)
         print(f"S3 (moto): {deployment.s3_url}  TD emulator: {deployment.emulator.url}", flush=True)
         print(f"logs: {deployment.workdir / 'logs'}; Ctrl-C stops it (or after {args.minutes:g} min)", flush=True)
-        while all(service.alive() for service in deployment.services):
-            time.sleep(2)
-        print("a service exited; stopping", file=sys.stderr)
-        return 1
+        while not stop_requested.wait(2):
+            if not all(service.alive() for service in deployment.services):
+                print("a service exited; stopping", file=sys.stderr)
+                return 1
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
