@@ -134,7 +134,7 @@ def _sink(mode: str, url: str):
 
 def child_project(staging: str, mode: str, url: str, ledger: str, core: int = MEASURE_CORE,
                   event_types: list[str] | None = None, wait_for_go: bool = False, open_delay: float = 0.0,
-                  requests_in_flight: int | None = None) -> dict:
+                  requests_in_flight: int | None = None, dedupe_hours: int | None = None) -> dict:
     """What the operator does after Airflow hands it the task: list, read the ledger, deliver.
 
     `open_delay` reads the staging through a local filesystem whose every open waits that long, as a GET on
@@ -157,7 +157,8 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
         area = StagingArea(SlowOpenFileSystem(open_delay), area.root)
     store = Ledger.from_url(ledger)
     files = pending_files(area.list(), store.states(), event_types=event_filter.selector)
-    settings = DeliverySettings(event_filter=event_filter, requests_in_flight=requests_in_flight)
+    settings = DeliverySettings(event_filter=event_filter, requests_in_flight=requests_in_flight,
+                                **({} if dedupe_hours is None else {"dedupe_hours": dedupe_hours}))
     summary = Delivery(area, sink, store, settings, owner="bench/deliver/run").run(files)
     seconds = time.perf_counter() - started
     used = os.times()

@@ -44,7 +44,7 @@ from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
-from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, FieldTransform
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.treasure_data.errors import EventEncodeError
 from airflow_braze_td.treasure_data.sinks import SendResult, Sink
@@ -58,7 +58,7 @@ class DeliverySettings:
 
     event_filter: EventFilter = field(default_factory=EventFilter)
     transform: FieldTransform = field(default_factory=FieldTransform)
-    dedupe_hours: int = 1
+    dedupe_hours: int = DEFAULT_DEDUPE_HOURS
     generation: str = FIRST_GENERATION
     claim_ttl: float = 1800.0
     progress_interval: float = 30.0
@@ -246,9 +246,9 @@ class Delivery:
         # Ids the ledger holds for files this run (re)delivers are not "seen": a try killed after saving a
         # bundle's ids but before its state, or a replay, must not count that bundle's own events as duplicates.
         delivering = frozenset(staged.identity for staged in todo)
-        self.dedupe = DedupeWindow(
-            self.settings.dedupe_hours, lambda event_type, hour: self.ledger.load_ids(event_type, hour, delivering)
-        )
+        self.dedupe = DedupeWindow(self.settings.dedupe_hours,
+                                   lambda event_type, hour: self.ledger.load_ids(event_type, hour, delivering),
+                                   self.ledger.id_hours)
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
         done = len(ordered) - len(todo)
@@ -444,15 +444,15 @@ class Delivery:
                     invalid.append({"reason": event.reason, "record_index": event.record_index, "event": event.record})
                     continue
                 read += 1
-                event_id = event["id"]
-                keep_id(event_id)
                 reason = reason_to_drop(event)
                 if reason is not None:
                     filtered[reason] += 1
                     continue
+                event_id = event["id"]
                 if is_duplicate(event_id):
                     duplicates += 1
                     continue
+                keep_id(event_id)
                 if transform is not None:
                     transform(event)
                 try:

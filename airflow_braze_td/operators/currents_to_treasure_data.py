@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_braze_td.coerce import as_bool, as_names
 from airflow_braze_td.currents.layout import StagedFile, unknown_event_types
 from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
-from airflow_braze_td.delivery.filters import EventFilter, FieldTransform
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, EventFilter, FieldTransform
 from airflow_braze_td.delivery.lag import log_not_due, pending_files
 from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
@@ -91,7 +91,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         files: list[dict] | None = None,
         drop_fields: Sequence[str] = (),
         hash_fields: Sequence[str] = (),
-        dedupe_hours: int = 1,
+        dedupe_hours: int = DEFAULT_DEDUPE_HOURS,
         replay: bool = False,
         requests_in_flight: int | None = None,
         **kwargs: Any,

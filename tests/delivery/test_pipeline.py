@@ -200,7 +200,7 @@ def test_an_event_type_is_read_hour_by_hour_within_a_day_and_dedupe_holds_across
 def test_dedupe_forgets_old_hours_per_event_type():
     """Reading one type's later hours must not drop another type's recent hour, whose ids of this run the
     ledger does not have yet."""
-    window = DedupeWindow(1, lambda event_type, hour: ())
+    window = DedupeWindow(1, lambda event_type, hour: (), lambda event_type: ())
     assert window.checker("B", 23)("late-id") is False
     for hour in (23, 24, 25, 26):
         window.evict_before("A", hour)
