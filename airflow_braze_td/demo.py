@@ -17,6 +17,7 @@ import orjson
 
 from airflow_braze_td.currents.sample import stage_sample
 from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
 from airflow_braze_td.delivery.lag import lag_report
 from airflow_braze_td.delivery.ledger import Ledger
 from airflow_braze_td.emulator import start_emulator_process
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ledger = Ledger.from_url(str(workdir / "ledger"))
     totals = ledger_totals(ledger)
     report = lag_report(StagingArea.from_url(str(workdir / "staging")), ledger)
+    dedupe = ledger.dedupe_report(DEFAULT_DEDUPE_HOURS)
     print("4/4 summary")
     rows = [
         ("staged events", staged["events"]),
@@ -105,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         ("filtered: event-time window", totals["filtered_window"]),
         ("duplicates dropped", totals["duplicates"]),
         ("delivered", totals["sent"]),
+        ("distinct ids delivered", dedupe["distinct_ids"]),
         ("quarantined", totals["quarantined"]),
         ("rows in TD", len(rows_in_td)),
         ("events in TD", sum(len(row) for row in rows_in_td)),
+        ("distinct ids in TD", len({event_id for row in rows_in_td for event_id in row})),
         ("files delivered / staged", f"{report.delivered_files} / {report.staged_files}"),
         ("delivery lag (hours)", report.lag_hours),
     ]

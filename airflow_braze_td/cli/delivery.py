@@ -53,12 +53,14 @@ def status(args: argparse.Namespace) -> int:
                         loss_window_hours=thresholds.loss_window_hours)
     found = ledger.exists()
     errors = ledger.last_errors()
+    dedupe = ledger.dedupe_report(args.dedupe_hours, EventTypeSelector(args.event_type))
     code, verdict = _verdict(report, thresholds, errors)
     if args.json:
-        _json({**report.to_dict(), "last_errors": errors, "ledger_found": found, "verdict": verdict,
-               "exit_code": code})
+        _json({**report.to_dict(), "last_errors": errors, "dedupe": dedupe, "ledger_found": found,
+               "verdict": verdict, "exit_code": code})
     else:
         _print_status(report, thresholds, args.ledger, errors)
+        _print_dedupe(dedupe)
         if code == OK:
             print(verdict)
     if not found:
@@ -115,6 +117,18 @@ def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str,
           f"{thresholds.fail_line_hours:g} h; {left} Braze's {thresholds.loss_window_hours:g} h loss window")
     for error in errors:
         print(f"last delivery error {_delivery_error(error)}")
+
+
+def _print_dedupe(dedupe: dict) -> None:
+    """Events delivered against distinct ids: a duplicate the window missed (copies further apart) shows."""
+    line = (f"dedupe: {dedupe['events_delivered']:,} event(s) delivered, {dedupe['distinct_ids']:,} distinct id(s); "
+            f"window {dedupe['window_hours']} h, holding {dedupe['ids_in_window']:,} id(s)")
+    late = {event_type: row["duplicates_delivered"] for event_type, row in dedupe["by_event_type"].items()
+            if row["duplicates_delivered"]}
+    if late:
+        line += (f"; {dedupe['duplicates_delivered']:,} duplicate(s) delivered, their copies further apart than the "
+                 f"window: " + ", ".join(f"{event_type} ({count:,})" for event_type, count in late.items()))
+    print(line)
 
 
 def _delivery_error(error: dict) -> str:

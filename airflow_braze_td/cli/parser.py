@@ -13,6 +13,7 @@ import airflow_braze_td.cli as command_line
 from airflow_braze_td.cli import delivery, tools
 from airflow_braze_td.cli.errors import ATTENTION, ERROR, EXIT_CODES, FAIL_LINE, OK
 from airflow_braze_td.currents.sample import CODECS
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
 from airflow_braze_td.treasure_data.sinks import MODES
 
 
@@ -138,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the fail line is this long before the loss window closes")
     status.add_argument("--warn-after-hours", type=_number(0), default=6.0, metavar="HOURS",
                         help="the warn line")
+    status.add_argument("--dedupe-hours", type=_whole(0), default=DEFAULT_DEDUPE_HOURS, metavar="HOURS",
+                        help="the deliveries' dedupe window (the operator's dedupe_hours), for the ids it holds")
     status.add_argument("--json", action="store_true", help="print the report as JSON, for scripts")
 
     requeue = command("requeue", delivery.requeue, (OK, "nothing left in quarantine"),

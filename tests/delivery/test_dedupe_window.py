@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pendulum
 import pytest
 
+from airflow_braze_td.cli import main
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter
@@ -69,6 +71,25 @@ def test_copies_up_to_47_hours_later_land_once_and_49_hours_later_is_delivered_a
     assert report["events_delivered"] == sum(expected.values())
     assert report["distinct_ids"] == len(expected)
     assert report["by_event_type"][OPEN]["duplicates_delivered"] == 5
+
+
+def test_status_reports_distinct_ids_the_window_and_a_duplicate_it_missed(emulator, tmp_path, capsys):
+    root = tmp_path / "staging"
+    for hours_after in RUNS:
+        stage_run(root, OPEN, 0, hours_after)
+        area = StagingArea.from_url(str(root))
+        Delivery(area, sink_for(emulator, "import"), ledger_in(tmp_path), DeliverySettings(), "run").run(
+            area.list().files)
+    arguments = ["status", "--staging", str(root), "--ledger", str(tmp_path / "ledger")]
+    main(arguments)
+    text = capsys.readouterr().out
+    # 60 first copies, 5 new events in each of the 6 later copies, and the 5 copies 49 hours later again; the
+    # window (hours 1 to 49 after the first) holds the later copies' 25 new ids and the 49th hour's 5 again
+    assert ("dedupe: 95 event(s) delivered, 90 distinct id(s); window 48 h, holding 30 id(s); 5 duplicate(s) "
+            f"delivered, their copies further apart than the window: {OPEN} (5)") in text
+    main([*arguments, "--dedupe-hours", "1", "--json"])
+    dedupe = orjson.loads(capsys.readouterr().out)["dedupe"]
+    assert dedupe["window_hours"] == 1 and dedupe["ids_in_window"] == 10  # the hour 49 after the first: 5 new, 5 again
 
 
 def test_the_window_is_settable_and_reaches_either_side():
