@@ -38,3 +38,12 @@ def test_airflow_e2e_quick_writes_its_figures(tmp_path):
     result = _run("airflow_e2e.py", tmp_path)
     assert {"airflow_seconds", "fixed_seconds", "delivery_seconds", "floor_seconds", "ratio_to_floor"} <= set(result)
     assert result["sent"] > 0
+
+
+@pytest.mark.timeout(300)
+def test_dedupe_window_quick_writes_its_figures(tmp_path):
+    result = _run("dedupe_window.py", tmp_path)
+    assert set(result["window"]) == {"48", "1"}
+    assert result["window"]["48"]["bytes_per_id"] <= 16 and result["window"]["48"]["ids_held"] > 0
+    assert set(result["throughput"]["eps"]) == {"1", "48"} and result["throughput"]["ratio_48_to_1"] > 0
+    assert result["false_positives"]["measured"] >= 0 and result["sets"]["set_of_hashes_bytes_per_id"] > 16

@@ -96,7 +96,8 @@ class DedupeWindow:
     An id is a duplicate when the same event type holds it in a queue hour at most `hours` away from the file
     being read, delivered by this run or (from the ledger) by any earlier run, task or worker. Each id is held
     as its 64-bit `hash()` (cached in the str, so free in the hot loop) in sorted `array('q')` chunks per
-    hour, behind a two-bit prefilter: 12 to 16 bytes an id, where a set of the ids took about 100. A 64-bit
+    hour, behind a two-bit prefilter: 12 to 16 bytes an id (a set of the ids takes about 120, a set of their
+    hashes about 70: benchmarks/dedupe_window.py). A 64-bit
     match is taken as the id: with W ids held, the odds that an event which is no duplicate is dropped are
     W / 2**64 (48 million ids: 2.6e-12 an event, 0.0026 per billion events). The hash is salted per process,
     so no id set can be built to collide.
@@ -137,12 +138,18 @@ class DedupeWindow:
         the hours' chunks are searched, nearest hour first.
         """
         ids = self._ids_of(event_type)
-        window = range(hour - self.hours, hour + self.hours + 1)
-        ids.add_hours([(near, self._load(event_type, near)) for near in window if ids.unread(near)])
+        lowest, highest = hour - self.hours, hour + self.hours
+        ids.add_hours([(near, self._load(event_type, near)) for near in ids.take_unread(lowest, highest)])
         ids.freeze_fresh(except_hour=hour)
         own = ids.fresh.setdefault(hour, set())
-        nearest_first = sorted(window, key=lambda near: abs(near - hour))
-        held, add = ids.held, own.add
+        add = own.add
+        nearest_first: list[int] = []  # the hours holding chunks, found at the first lookup that needs them
+
+        def held(hashed: int) -> bool:
+            if not nearest_first:
+                hours = {found for found in ids.chunks if lowest <= found <= highest} | {hour}
+                nearest_first.extend(sorted(hours, key=lambda found: abs(found - hour)))
+            return ids.held(hashed, nearest_first)
 
         def is_duplicate(event_id: str) -> bool:
             hashed = hash(event_id)
@@ -152,7 +159,7 @@ class DedupeWindow:
             first = hashed & mask
             if bits[first >> 3] >> (first & 7) & 1:
                 second = (hashed >> 32) & mask
-                if bits[second >> 3] >> (second & 7) & 1 and held(hashed, nearest_first):
+                if bits[second >> 3] >> (second & 7) & 1 and held(hashed):
                     return True
             add(hashed)
             if len(own) >= FRESH_IDS_MAX:
@@ -180,8 +187,7 @@ class _EventTypeIds:
         self.chunks: dict[int, list[array]] = {}
         self.fresh: dict[int, set[int]] = {}
         self._chunked = 0
-        self._in_ledger = hours_in_ledger
-        self._read: set[int] = set()
+        self._unread = hours_in_ledger
         self._build()
 
     @property
@@ -193,43 +199,46 @@ class _EventTypeIds:
         chunked = sum(len(chunk) * chunk.itemsize for chunks in self.chunks.values() for chunk in chunks)
         return chunked + len(self.bits) + sum(sys.getsizeof(ids) for ids in self.fresh.values())
 
-    def unread(self, hour: int) -> bool:
-        """Whether the ledger holds ids of `hour` that are not read yet (marks it read)."""
-        if hour in self._read or hour not in self._in_ledger:
-            return False
-        self._read.add(hour)
-        return True
+    def take_unread(self, lowest: int, highest: int) -> list[int]:
+        """The hours from `lowest` to `highest` of which the ledger holds ids not read yet (now taken as read)."""
+        taken = [hour for hour in self._unread if lowest <= hour <= highest]
+        self._unread.difference_update(taken)
+        return taken
 
     def add_hours(self, loaded: list[tuple[int, Iterable[str]]]) -> None:
-        for hour, ids in loaded:
-            self._add_chunk(hour, array("q", sorted(map(hash, ids))))
+        chunks = [(hour, array("q", sorted(map(hash, ids)))) for hour, ids in loaded]
+        for hour, chunk in chunks:
+            self._add_chunk(hour, chunk, mark=False)
+        if self._chunked * FILTER_BITS_PER_ID > self.mask + 1:  # one build for all the hours read
+            self._build()
+        else:
+            for _, chunk in chunks:
+                self._mark(chunk)
 
     def freeze(self, hour: int, own: set[int]) -> None:
         """Move the hour's fresh ids into a chunk (the set object stays, empty, for its checker)."""
         if own:
-            self._add_chunk(hour, array("q", sorted(own)))
+            self._add_chunk(hour, array("q", sorted(own)), mark=True)
             own.clear()
 
     def freeze_fresh(self, except_hour: int) -> None:
         for hour in [hour for hour in self.fresh if hour != except_hour]:
             self.freeze(hour, self.fresh.pop(hour))
 
-    def _add_chunk(self, hour: int, chunk: array) -> None:
+    def _add_chunk(self, hour: int, chunk: array, *, mark: bool) -> None:
         if not chunk:
             return
         self.chunks.setdefault(hour, []).append(chunk)
         self._chunked += len(chunk)
-        if self._chunked * FILTER_BITS_PER_ID > self.mask + 1:
+        if mark and self._chunked * FILTER_BITS_PER_ID > self.mask + 1:
             self._build()
-        else:
+        elif mark:
             self._mark(chunk)
 
     def held(self, hashed: int, hours: list[int]) -> bool:
-        """Whether one of `hours` holds the hash (past the prefilter: a duplicate, or one of its rare misses)."""
+        """Whether a chunk of one of `hours` holds the hash (past the prefilter: a duplicate, or one of its
+        rare misses). Fresh ids are only those of the checker's own hour, which it looks up first."""
         for hour in hours:
-            own = self.fresh.get(hour)
-            if own is not None and hashed in own:
-                return True
             for chunk in self.chunks.get(hour, ()):
                 at = bisect_left(chunk, hashed)
                 if at < len(chunk) and chunk[at] == hashed:
