@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from throughput import END, MEASURE_CORE, _peak_rss_mb, _pin, run_child, with_server
+from throughput import END, MEASURE_CORE, _peak_rss_mb, _pin, run_child, with_server, write_json
 
 EVENT_TYPE = "users.messages.email.Open"
 BUNDLES_PER_HOUR = 4
@@ -218,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="braze-td-dedupe-") as folder:
         result = measure(Path(folder), ids_per_hour, args.hours, events, attempts)
     print_report(result)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     return 0
 
 
