@@ -10,17 +10,18 @@
   core), with `dedupe_hours` 1 and 48 interleaved, best of `--attempts` each: the window's own cost in the
   hot loop.
 
-    .venv/bin/python benchmarks/dedupe_window.py [--ids-per-hour N] [--hours H] [--events E] [--json PATH] [--quick]
+    .venv/bin/python benchmarks/dedupe_window.py [--ids-per-hour N] [--hours H] [--events E] [--attempts K] [--json PATH] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import multiprocessing
 import os
-import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from throughput import END, MEASURE_CORE, _peak_rss_mb, _pin, run_child, with_server, write_json
@@ -132,17 +133,15 @@ def child_project_run(url: str, staging: str, ledger: str, dedupe_hours: int) ->
     return run_child("project", staging=staging, mode="postback", url=url, ledger=ledger, dedupe_hours=dedupe_hours)
 
 
-CHILDREN = {"window": child_window, "sets": child_sets, "false_positives": child_false_positives}
-
-
 def measure(work: Path, ids_per_hour: int, hours: int, events: int, attempts: int) -> dict:
     ledger = str(work / "ledger-window")
     started = time.perf_counter()
     fill_ledger(ledger, hours, ids_per_hour)
     fill_seconds = time.perf_counter() - started
-    windows = {window: own_child("window", ledger=ledger, hours=hours, window_hours=window) for window in (48, 1)}
-    sets = own_child("sets", ids_per_hour=min(ids_per_hour, 1_000_000))
-    false_positives = own_child("false_positives", ids=min(ids_per_hour, 1_000_000))
+    windows = {window: in_fresh_process(child_window, ledger=ledger, hours=hours, window_hours=window)
+               for window in (48, 1)}
+    sets = in_fresh_process(child_sets, ids_per_hour=min(ids_per_hour, 1_000_000))
+    false_positives = in_fresh_process(child_false_positives, ids=min(ids_per_hour, 1_000_000))
     held = windows[48]["ids_held"]
     odds_per_billion = held / 2**64 * 1e9
 
@@ -166,14 +165,10 @@ def measure(work: Path, ids_per_hour: int, hours: int, events: int, attempts: in
                            "ratio_48_to_1": eps[48] / eps[1]}}
 
 
-def own_child(kind: str, **params: object) -> dict:
-    import subprocess
-
-    done = subprocess.run([sys.executable, __file__, "--child", kind, "--params", json.dumps(params)],
-                          capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{kind} measurement failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def in_fresh_process(function: Callable[..., dict], **params: object) -> dict:
+    """`function(**params)` in a fresh interpreter (spawned), so its peak RSS is its own."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, **params).result()
 
 
 def print_report(result: dict) -> None:
@@ -208,12 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attempts", type=int, default=2)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
-    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        print(json.dumps(CHILDREN[args.child](**json.loads(args.params))))
-        return 0
     ids_per_hour, events, attempts = (2_000, 10_000, 1) if args.quick else (args.ids_per_hour, args.events, args.attempts)
     with tempfile.TemporaryDirectory(prefix="braze-td-dedupe-") as folder:
         result = measure(Path(folder), ids_per_hour, args.hours, events, attempts)
