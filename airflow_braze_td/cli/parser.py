@@ -12,6 +12,7 @@ import pendulum
 import airflow_braze_td.cli as command_line
 from airflow_braze_td.cli import delivery, tools
 from airflow_braze_td.cli.errors import ATTENTION, ERROR, EXIT_CODES, FAIL_LINE, OK
+from airflow_braze_td.coerce import as_number
 from airflow_braze_td.currents.sample import CODECS
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
 from airflow_braze_td.treasure_data.sinks import MODES
@@ -51,12 +52,13 @@ def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 
 
 def _number(minimum: float) -> Callable[[str], float]:
+    """A flag's number, read as templated numbers are (`coerce.as_number`: finite), at least `minimum`."""
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = as_number(text, "the value")
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value >= minimum:
+        if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, not {text}")
         return value
 

@@ -75,6 +75,7 @@ def test_bad_stage_sample_arguments_name_the_argument(tmp_path, option, message)
 @pytest.mark.parametrize(("option", "message"), [
     (["--warn-after-hours", "-1"], "braze-td status: argument --warn-after-hours: must be at least 0, not -1"),
     (["--loss-window-hours", "10"], "braze-td: --fail-margin-hours (12) must be below --loss-window-hours (10)"),
+    (["--loss-window-hours", "inf"], "braze-td status: argument --loss-window-hours: 'inf' is not a number"),
 ])
 def test_bad_status_arguments_name_the_argument(world: World, option, message) -> None:
     result = braze_td("status", "--staging", world.staging_dir, "--ledger", world.ledger_dir, *option)
