@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import tempfile
 import time
+from array import array
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -39,6 +40,11 @@ def random_ids(count: int) -> list[str]:
     return [text[start:start + 36] for start in range(0, 36 * count, 36)]
 
 
+def random_id_hashes(count: int) -> array:
+    """The hashes of `count` random ids, as a delivery keeps them (uniform 64-bit values)."""
+    return array("Q", os.urandom(8 * count))
+
+
 def fill_ledger(ledger_url: str, hours: int, ids_per_hour: int) -> None:
     from airflow_braze_td.delivery.ledger import Ledger
 
@@ -47,7 +53,7 @@ def fill_ledger(ledger_url: str, hours: int, ids_per_hour: int) -> None:
     for hour in range(FIRST_HOUR, FIRST_HOUR + hours):
         for bundle in range(BUNDLES_PER_HOUR):
             count = share if bundle < BUNDLES_PER_HOUR - 1 else ids_per_hour - share * (BUNDLES_PER_HOUR - 1)
-            ledger.save_bundle_ids(f"bench-{hour}-{bundle}", {(EVENT_TYPE, hour): {f"file-{bundle}": random_ids(count)}})
+            ledger.save_bundle_ids(f"bench-{hour}-{bundle}", {(EVENT_TYPE, hour): {f"file-{bundle}": random_id_hashes(count)}})
 
 
 def child_window(ledger: str, hours: int, window_hours: int) -> dict:
@@ -76,19 +82,19 @@ def child_window(ledger: str, hours: int, window_hours: int) -> dict:
     _pin(MEASURE_CORE)
     store = Ledger(CountingFileSystem(), fsspec.core.url_to_fs(ledger)[1])
     before = _peak_rss_mb()
-    window = DedupeWindow(window_hours, store.load_ids, store.id_hours)
+    window = DedupeWindow(window_hours, store.load_id_hashes, store.id_hours)
     hour = FIRST_HOUR + hours
     started, cpu_started = time.perf_counter(), time.process_time()
-    is_duplicate = window.checker(EVENT_TYPE, hour)
+    new_id_hash = window.checker(EVENT_TYPE, hour)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak = _peak_rss_mb()
     held, nbytes = window.ids_held, window.bytes_held
     fresh = random_ids(PROBES)
     started = time.perf_counter()
-    new = sum(map(is_duplicate, fresh))
+    new = list(map(new_id_hash, fresh)).count(None)
     new_ns = (time.perf_counter() - started) / PROBES * 1e9
     started = time.perf_counter()
-    again = sum(map(is_duplicate, fresh))
+    again = list(map(new_id_hash, fresh)).count(None)
     duplicate_ns = (time.perf_counter() - started) / PROBES * 1e9
     if new or again != PROBES:
         raise RuntimeError(f"lookup is wrong: {new} new ids taken for duplicates, {again} of {PROBES} found again")
@@ -106,9 +112,11 @@ def child_sets(ids_per_hour: int) -> dict:
     """One hour of ids held as a set of their hashes, and as a set of the strings: bytes per id."""
     import tracemalloc
 
+    from airflow_braze_td.delivery.filters import id_hash
+
     ids = random_ids(ids_per_hour)
     tracemalloc.start()
-    hashes = set(map(hash, ids))
+    hashes = set(map(id_hash, ids))
     int_set = tracemalloc.get_traced_memory()[0]
     del hashes
     tracemalloc.stop()
@@ -122,10 +130,12 @@ def child_sets(ids_per_hour: int) -> dict:
 def child_false_positives(ids: int) -> dict:
     """Hashes cut to `TRUNCATED_BITS` bits: the share of new ids whose hash matches one of `ids` held, against
     the rule's held / 2**bits; the same rule gives the odds at 64 bits."""
+    from airflow_braze_td.delivery.filters import id_hash
+
     mask = (1 << TRUNCATED_BITS) - 1
-    held = {hash(text) & mask for text in random_ids(ids)}
+    held = {id_hash(text) & mask for text in random_ids(ids)}
     probes = random_ids(PROBES)
-    measured = sum((hash(text) & mask) in held for text in probes) / PROBES
+    measured = sum((id_hash(text) & mask) in held for text in probes) / PROBES
     return {"bits": TRUNCATED_BITS, "ids": ids, "measured": measured, "computed": len(held) / 2**TRUNCATED_BITS}
 
 

@@ -121,7 +121,8 @@ def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str,
 
 def _print_dedupe(dedupe: dict) -> None:
     """Events delivered against distinct ids: a duplicate the window missed (copies further apart) shows."""
-    line = (f"dedupe: {dedupe['events_delivered']:,} event(s) delivered, {dedupe['distinct_ids']:,} distinct id(s); "
+    line = (f"dedupe, last {dedupe['report_hours']} queue hours: {dedupe['events_delivered']:,} event(s) delivered, "
+            f"{dedupe['distinct_ids']:,} distinct id(s); "
             f"window {dedupe['window_hours']} h, holding {dedupe['ids_in_window']:,} id(s)")
     late = {event_type: row["duplicates_delivered"] for event_type, row in dedupe["by_event_type"].items()
             if row["duplicates_delivered"]}

@@ -9,6 +9,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from airflow_braze_td.currents.events import EventTypeSelector
 
 FILTERED_EVENT_TYPE = "event_type"
@@ -88,6 +90,24 @@ FRESH_IDS_MAX = 1 << 16
 # Bits of the prefilter per id held: at least this many, at most twice (4 to 8 bytes an id).
 FILTER_BITS_PER_ID = 32
 FILTER_MIN_BITS = 1 << 16
+HASH_TYPECODE = "Q"
+"""Id hashes in memory: `array('Q')`, unsigned 64-bit in the machine's byte order (the ledger's are little-endian)."""
+
+
+def id_hash(event_id: str) -> int:
+    """The id's stable 64-bit hash (BLAKE2b): the same in every process, so the ledger can keep hashes, not ids."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
+
+
+def sorted_hashes(hashes: Iterable[int] | array | bytes) -> array:
+    """Hashes (ints, an array, or the ledger's little-endian bytes) as one sorted `array('Q')`, sorted by numpy."""
+    if isinstance(hashes, bytes):
+        values = np.frombuffer(hashes, dtype="<u8")
+    elif isinstance(hashes, array):
+        values = np.frombuffer(hashes, dtype=np.uint64)
+    else:
+        values = np.fromiter(hashes, dtype=np.uint64)
+    return array(HASH_TYPECODE, np.sort(values).astype(np.uint64).tobytes())
 
 
 class DedupeWindow:
@@ -95,19 +115,19 @@ class DedupeWindow:
 
     An id is a duplicate when the same event type holds it in a queue hour at most `hours` away from the file
     being read, delivered by this run or (from the ledger) by any earlier run, task or worker. Each id is held
-    as its 64-bit `hash()` (cached in the str, so free in the hot loop) in sorted `array('q')` chunks per
-    hour, behind a two-bit prefilter: 12 to 16 bytes an id (a set of the ids takes about 120, a set of their
-    hashes about 70: benchmarks/dedupe_window.py). A 64-bit
-    match is taken as the id: with W ids held, the odds that an event which is no duplicate is dropped are
-    W / 2**64 (48 million ids: 2.6e-12 an event, 0.0026 per billion events). The hash is salted per process,
-    so no id set can be built to collide.
+    as its stable 64-bit hash (`id_hash`, also what the ledger keeps) in one sorted `array('Q')` per hour,
+    behind a two-bit prefilter: 12 to 16 bytes an id (a set of the ids takes about 120, a set of their hashes
+    about 70: benchmarks/dedupe_window.py). A 64-bit match is taken as the id: with W ids held, the odds that
+    an event which is no duplicate is dropped are W / 2**64 (48 million ids: 2.6e-12 an event, 0.0026 per
+    billion events).
 
     The ledger's hours of an event type are read once per run, when its first file is read (one listing of
-    the type's hours, then the hours the window reaches); `evict_before` forgets hours no later file of the
-    type can reach.
+    the type's hours, then the hours the window reaches), as sorted hashes ready to search: reading costs
+    numpy's sort and prefilter marking, not a Python step per id. `evict_before` forgets hours no later file
+    of the type can reach.
     """
 
-    def __init__(self, hours: int, load: Callable[[str, int], Iterable[str]],
+    def __init__(self, hours: int, load: Callable[[str, int], array],
                  hours_held: Callable[[str], Iterable[int]]) -> None:
         if hours < 0:
             raise ValueError(f"dedupe_hours must be 0 or more, not {hours}")
@@ -131,8 +151,9 @@ class DedupeWindow:
         """Memory of the ids held: chunks, prefilters, and the fresh ids not yet in a chunk."""
         return sum(ids.nbytes for ids in self._types.values())
 
-    def checker(self, event_type: str, hour: int) -> Callable[[str], bool]:
-        """A fast `is_duplicate(id)` for one file: marks the id seen, says whether it was seen before.
+    def checker(self, event_type: str, hour: int) -> Callable[[str], int | None]:
+        """A fast `new_id_hash(id)` for one file: the id's hash when it is new (now marked seen), None for a
+        duplicate.
 
         The hour's ids of this run are a set (checked first); other ids pass the prefilter's two bits before
         the hours' chunks are searched, nearest hour first.
@@ -151,22 +172,22 @@ class DedupeWindow:
                 nearest_first.extend(sorted(hours, key=lambda found: abs(found - hour)))
             return ids.held(hashed, nearest_first)
 
-        def is_duplicate(event_id: str) -> bool:
-            hashed = hash(event_id)
+        def new_id_hash(event_id: str) -> int | None:
+            hashed = id_hash(event_id)
             if hashed in own:
-                return True
+                return None
             bits, mask = ids.bits, ids.mask
             first = hashed & mask
             if bits[first >> 3] >> (first & 7) & 1:
                 second = (hashed >> 32) & mask
                 if bits[second >> 3] >> (second & 7) & 1 and held(hashed):
-                    return True
+                    return None
             add(hashed)
             if len(own) >= FRESH_IDS_MAX:
                 ids.freeze(hour, own)
-            return False
+            return hashed
 
-        return is_duplicate
+        return new_id_hash
 
     def evict_before(self, event_type: str, hour: int) -> None:
         """Forget the event type's hours that no later file of that type can reach, to bound memory.
@@ -205,20 +226,19 @@ class _EventTypeIds:
         self._unread.difference_update(taken)
         return taken
 
-    def add_hours(self, loaded: list[tuple[int, Iterable[str]]]) -> None:
-        chunks = [(hour, array("q", sorted(map(hash, ids)))) for hour, ids in loaded]
-        for hour, chunk in chunks:
+    def add_hours(self, loaded: list[tuple[int, array]]) -> None:
+        for hour, chunk in loaded:
             self._add_chunk(hour, chunk, mark=False)
         if self._chunked * FILTER_BITS_PER_ID > self.mask + 1:  # one build for all the hours read
             self._build()
         else:
-            for _, chunk in chunks:
+            for _, chunk in loaded:
                 self._mark(chunk)
 
     def freeze(self, hour: int, own: set[int]) -> None:
         """Move the hour's fresh ids into a chunk (the set object stays, empty, for its checker)."""
         if own:
-            self._add_chunk(hour, array("q", sorted(own)), mark=True)
+            self._add_chunk(hour, sorted_hashes(own), mark=True)
             own.clear()
 
     def freeze_fresh(self, except_hour: int) -> None:
@@ -265,9 +285,12 @@ class _EventTypeIds:
             for chunk in chunks:
                 self._mark(chunk)
 
-    def _mark(self, hashes: Iterable[int]) -> None:
-        bits, mask = self.bits, self.mask
-        for hashed in hashes:
-            first, second = hashed & mask, (hashed >> 32) & mask
-            bits[first >> 3] |= 1 << (first & 7)
-            bits[second >> 3] |= 1 << (second & 7)
+    def _mark(self, hashes: array) -> None:
+        """Set the two bits of each hash (the low bits, and the bits from bit 32), in numpy: no Python step per id."""
+        if not hashes:
+            return
+        values = np.frombuffer(hashes, dtype=np.uint64)
+        bits = np.frombuffer(self.bits, dtype=np.uint8)
+        for slot in (values & np.uint64(self.mask), (values >> np.uint64(32)) & np.uint64(self.mask)):
+            np.bitwise_or.at(bits, (slot >> np.uint64(3)).astype(np.intp),
+                             np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8)))

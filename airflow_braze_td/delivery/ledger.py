@@ -10,8 +10,8 @@ workers) and holds, per staged file (keyed by `StagedFile.identity`: key plus si
     state/<event type>/<bundle>.bundle      the states of a finished bundle's files (one event type), with
                                    their generation
     state/<event type>/<identity>.<state>   `delivered` or `quarantined` set for one file (requeue)
-    ids/<event type>/<hour>/<bundle>.bids   ids a bundle's files handed to Treasure Data, per file, for dedupe
-                                   across runs and the count of distinct ids delivered
+    ids/<event type>/<hour>/<bundle>.hids   64-bit hashes of the ids a bundle's files handed to Treasure Data,
+                                   per file, for dedupe across runs and the count of distinct ids delivered
     errors/<name>.json             the last error that stopped a delivery (bad key, missing table), one per
                                    destination and event-type group, until a delivery of those types succeeds
     claims/<owner>-<token>.json    a claim on a set of files with an expiry, so two runs never deliver one
@@ -38,16 +38,20 @@ import hashlib
 import random
 import time
 import uuid
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import IO
 
 import fsspec
+import msgpack
+import numpy as np
 import orjson
 from fsspec.implementations.local import LocalFileSystem
 
 from airflow_braze_td.currents.layout import StagedFile
+from airflow_braze_td.delivery.filters import sorted_hashes
 
 DELIVERED = "delivered"
 QUARANTINED = "quarantined"
@@ -55,8 +59,11 @@ FIRST_GENERATION = "0"
 # Tries of a claim that a rival contested at the same moment (see `Ledger.claim_files`).
 CLAIM_ATTEMPTS = 3
 _BUNDLE_STATE = "bundle"
-_BUNDLE_IDS = ".bids"
+_BUNDLE_IDS = ".hids"
 _ACKS = ".acks"
+DEDUPE_REPORT_HOURS = 120
+"""Hours of ids `dedupe_report` reads: Braze retries a write for at most 5 days (S3, GCS), so every copy it
+stages again lies within them."""
 # What a ledger writes at its top level (the layout above); a location holding none of them holds no ledger.
 _RECORDS = frozenset({"files", "open", "state", "ids", "errors", "claims", "quarantine", "discarded", "replays"})
 # fsspec protocols whose uploads become visible whole or not at all (S3 PUT or multipart completion, GCS
@@ -346,21 +353,21 @@ class Ledger:
 
     # dedupe ids of finished files
 
-    def save_bundle_ids(self, bundle: str, ids: dict[tuple[str, int], dict[str, list[str]]]) -> None:
-        """Ids of a bundle's files: one object per event type and queue hour, each file's ids under its identity."""
+    def save_bundle_ids(self, bundle: str, ids: dict[tuple[str, int], dict[str, array]]) -> None:
+        """Id hashes of a bundle's files: one object per event type and queue hour, each file's hashes under its
+        identity as little-endian 64-bit words in msgpack (8 bytes an id, read without a step per id)."""
         for (event_type, hour), by_file in ids.items():
-            self._write(self._path("ids", event_type, str(hour), f"{bundle}{_BUNDLE_IDS}"), orjson.dumps(by_file))
+            body = msgpack.packb({identity: np.frombuffer(hashes, dtype=np.uint64).astype("<u8").tobytes()
+                                  for identity, hashes in by_file.items()})
+            self._write(self._path("ids", event_type, str(hour), f"{bundle}{_BUNDLE_IDS}"), body)
 
-    def load_ids(self, event_type: str, hour: int, exclude: frozenset[str] = frozenset()) -> Iterator[str]:
-        """Ids of finished files of one event type and queue hour, but for the `exclude`d identities: one listing
-        of the hour and one batch of reads (fetched at once on object storage)."""
-        paths = self._list(f"ids/{event_type}/{hour}")
-        if not paths:
-            return
-        for data in self.fs.cat(paths, on_error="omit").values():
-            for identity, ids in (orjson.loads(data) if data else {}).items():
-                if identity not in exclude:
-                    yield from ids
+    def load_id_hashes(self, event_type: str, hour: int, exclude: frozenset[str] = frozenset()) -> array:
+        """Id hashes of finished files of one event type and queue hour, sorted, but for the `exclude`d
+        identities: one listing of the hour and one batch of reads (fetched at once on object storage)."""
+        paths = [path for path in self._list(f"ids/{event_type}/{hour}") if path.endswith(_BUNDLE_IDS)]
+        found = [hashes for data in (self.fs.cat(paths, on_error="omit").values() if paths else ())
+                 for identity, hashes in msgpack.unpackb(data).items() if identity not in exclude]
+        return sorted_hashes(b"".join(found))
 
     def id_hours(self, event_type: str) -> set[int]:
         """The queue hours (Unix hours) of which the ledger holds ids of `event_type`: one listing."""
@@ -370,28 +377,27 @@ class Ledger:
     def id_event_types(self) -> list[str]:
         return sorted(path.rstrip("/").rsplit("/", 1)[1] for path in self._list("ids"))
 
-    def dedupe_report(self, window_hours: int, event_types: Callable[[str], bool] | None = None) -> dict:
-        """Events delivered against distinct ids delivered, per event type and in all: a difference is a
-        duplicate that got through (its copies further apart than the dedupe window). Also the ids a delivery's
-        window holds now (the `window_hours` before each type's newest hour). Reads every ids object once."""
+    def dedupe_report(self, window_hours: int, event_types: Callable[[str], bool] | None = None,
+                      report_hours: int = DEDUPE_REPORT_HOURS) -> dict:
+        """Events delivered against distinct ids delivered, per event type and in all, over each type's last
+        `report_hours` queue hours: a difference is a duplicate that got through (its copies further apart than
+        the dedupe window). Also the ids a delivery's window holds now (the `window_hours` before each type's
+        newest hour). Reads each ids object of those hours once; holds 8 bytes per id of one event type."""
         by_type = {}
         for event_type in self.id_event_types():
             if event_types is not None and not event_types(event_type):
                 continue
             hours = self.id_hours(event_type)
             newest = max(hours, default=0)
-            seen: set[int] = set()
-            delivered = in_window = 0
-            for hour in sorted(hours):
-                ids = list(self.load_ids(event_type, hour))
-                delivered += len(ids)
-                in_window += len(ids) if hour >= newest - window_hours else 0
-                seen.update(map(hash, ids))
-            by_type[event_type] = {"events_delivered": delivered, "distinct_ids": len(seen),
-                                   "duplicates_delivered": delivered - len(seen), "ids_in_window": in_window}
+            loaded = {hour: self.load_id_hashes(event_type, hour) for hour in hours if hour >= newest - report_hours}
+            delivered = sum(map(len, loaded.values()))
+            in_window = sum(len(hashes) for hour, hashes in loaded.items() if hour >= newest - window_hours)
+            distinct = len(np.unique(np.frombuffer(b"".join(loaded.values()), dtype=np.uint64)))
+            by_type[event_type] = {"events_delivered": delivered, "distinct_ids": distinct,
+                                   "duplicates_delivered": delivered - distinct, "ids_in_window": in_window}
         totals = {name: sum(row[name] for row in by_type.values())
                   for name in ("events_delivered", "distinct_ids", "duplicates_delivered", "ids_in_window")}
-        return {"window_hours": window_hours, **totals, "by_event_type": by_type}
+        return {"window_hours": window_hours, "report_hours": report_hours, **totals, "by_event_type": by_type}
 
     # claims
 

@@ -30,6 +30,7 @@ import logging
 import queue
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,7 +45,14 @@ from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
-from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, FieldTransform
+from airflow_braze_td.delivery.filters import (
+    DEFAULT_DEDUPE_HOURS,
+    HASH_TYPECODE,
+    DedupeWindow,
+    EventFilter,
+    FieldTransform,
+    id_hash,
+)
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.treasure_data.errors import EventEncodeError
 from airflow_braze_td.treasure_data.sinks import SendResult, Sink
@@ -138,7 +146,7 @@ class _Member:
     """One file of a bundle: what reading it found."""
 
     staged: StagedFile
-    ids: list[str] = field(default_factory=list)
+    id_hashes: array = field(default_factory=lambda: array(HASH_TYPECODE))
     counts: Counter = field(default_factory=Counter)
     invalid: list[dict] = field(default_factory=list)
     error: str | None = None
@@ -247,7 +255,7 @@ class Delivery:
         # bundle's ids but before its state, or a replay, must not count that bundle's own events as duplicates.
         delivering = frozenset(staged.identity for staged in todo)
         self.dedupe = DedupeWindow(self.settings.dedupe_hours,
-                                   lambda event_type, hour: self.ledger.load_ids(event_type, hour, delivering),
+                                   lambda event_type, hour: self.ledger.load_id_hashes(event_type, hour, delivering),
                                    self.ledger.id_hours)
         self.summary.files_already_delivered += len(ordered) - len(todo)
         log.info("Delivering %d staged file(s) through the %s sink", len(todo), self.sink.mode)
@@ -431,12 +439,12 @@ class Delivery:
         staged = member.staged
         hour = staged.queue_hour_timestamp // 3600
         self.dedupe.evict_before(staged.event_type, hour)
-        is_duplicate = self.dedupe.checker(staged.event_type, hour)
+        new_id_hash = self.dedupe.checker(staged.event_type, hour)
         reason_to_drop = self.settings.event_filter.reason_to_drop
         transform = self.settings.transform.apply if self.settings.transform else None
         encode, add, submit = self.sink.encode, batcher.add, self._submit
-        ids, invalid, filtered = member.ids, member.invalid, Counter()
-        keep_id = ids.append
+        invalid, filtered = member.invalid, Counter()
+        keep_id_hash = member.id_hashes.append
         read = duplicates = 0
         try:
             for event in events:
@@ -448,11 +456,11 @@ class Delivery:
                 if reason is not None:
                     filtered[reason] += 1
                     continue
-                event_id = event["id"]
-                if is_duplicate(event_id):
+                hashed = new_id_hash(event["id"])
+                if hashed is None:
                     duplicates += 1
                     continue
-                keep_id(event_id)
+                keep_id_hash(hashed)
                 if transform is not None:
                     transform(event)
                 try:
@@ -507,12 +515,13 @@ class Delivery:
 
     def _quarantine_rejected(self, batch: Batch, rejected: list, state: _SendState) -> None:
         """Keep the events TD refused under the file each came from."""
-        owner_of: dict[str, _Member] = {}
+        owner_of: dict[int, _Member] = {}
         for member in reversed(list(state.members)):
-            owner_of.update(dict.fromkeys(member.ids, member))
+            owner_of.update(dict.fromkeys(member.id_hashes, member))
         by_member: dict[int, list[dict]] = {}
         for rejection in rejected:
-            member = owner_of.get(rejection.event.get("id"), state.members[0])
+            event_id = rejection.event.get("id")
+            member = owner_of.get(id_hash(event_id), state.members[0]) if event_id else state.members[0]
             member.counts["quarantined"] += 1
             by_member.setdefault(id(member), []).append({"reason": rejection.reason, "event": rejection.event})
         for member in state.members:
@@ -525,14 +534,14 @@ class Delivery:
                        known: dict[str, FileState], token: str) -> None:
         """Quarantine what could not be sent, then commit the bundle (ids, progress, states) and release its
         claim. Runs on the sender thread, after the bundle's last batch."""
-        ids: dict[tuple[str, int], dict[str, list[str]]] = {}
+        ids: dict[tuple[str, int], dict[str, array]] = {}
         for member in members:
             staged = member.staged
             if member.invalid:
                 member.counts["quarantined"] += len(member.invalid)
                 self.ledger.quarantine(staged, f"invalid-{progress.generation}", {"events": member.invalid})
             hour = staged.queue_hour_timestamp // 3600
-            ids.setdefault((staged.event_type, hour), {})[staged.identity] = member.ids
+            ids.setdefault((staged.event_type, hour), {})[staged.identity] = member.id_hashes
             totals.update(member.counts)
         self.ledger.save_bundle_ids(bundle, ids)
         errors = [member.error for member in members if member.error]

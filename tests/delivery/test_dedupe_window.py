@@ -4,6 +4,10 @@ each id in at most 16 bytes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from array import array
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import pytest
 from airflow_braze_td.cli import main
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
-from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, id_hash, sorted_hashes
 from airflow_braze_td.delivery.ledger import Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
 from tests.conftest import open_record, write_avro
@@ -85,36 +89,60 @@ def test_status_reports_distinct_ids_the_window_and_a_duplicate_it_missed(emulat
     text = capsys.readouterr().out
     # 60 first copies, 5 new events in each of the 6 later copies, and the 5 copies 49 hours later again; the
     # window (hours 1 to 49 after the first) holds the later copies' 25 new ids and the 49th hour's 5 again
-    assert ("dedupe: 95 event(s) delivered, 90 distinct id(s); window 48 h, holding 30 id(s); 5 duplicate(s) "
+    assert ("dedupe, last 120 queue hours: 95 event(s) delivered, 90 distinct id(s); window 48 h, holding 30 id(s); 5 duplicate(s) "
             f"delivered, their copies further apart than the window: {OPEN} (5)") in text
     main([*arguments, "--dedupe-hours", "1", "--json"])
     dedupe = orjson.loads(capsys.readouterr().out)["dedupe"]
     assert dedupe["window_hours"] == 1 and dedupe["ids_in_window"] == 10  # the hour 49 after the first: 5 new, 5 again
+    newest_only = Ledger.from_url(str(tmp_path / "ledger")).dedupe_report(1, report_hours=0)
+    assert (newest_only["events_delivered"], newest_only["distinct_ids"]) == (10, 10)  # older hours are not read
+
+
+def window_over(held: dict[tuple[str, int], list[str]], hours: int) -> DedupeWindow:
+    """A window over a ledger's worth of ids, given as strings per event type and hour."""
+    return DedupeWindow(hours, lambda event_type, hour: sorted_hashes(map(id_hash, held.get((event_type, hour), ()))),
+                        lambda event_type: {hour for kind, hour in held if kind == event_type})
 
 
 def test_the_window_is_settable_and_reaches_either_side():
     held = {("A", 100): ["early"], ("A", 151): ["late"]}
-    window = DedupeWindow(48, lambda event_type, hour: held.get((event_type, hour), ()),
-                          lambda event_type: {hour for kind, hour in held if kind == event_type})
-    is_duplicate = window.checker("A", 103)
-    assert is_duplicate("early") and is_duplicate("late")  # 3 hours after, 48 hours before
-    assert not is_duplicate("fresh") and is_duplicate("fresh")
-    assert not window.checker("B", 103)("early")  # another event type
-    short = DedupeWindow(2, lambda event_type, hour: held.get((event_type, hour), ()),
-                         lambda event_type: {hour for kind, hour in held if kind == event_type})
-    assert not short.checker("A", 103)("early")
+    new_id_hash = window_over(held, 48).checker("A", 103)
+    assert new_id_hash("early") is None and new_id_hash("late") is None  # 3 hours after, 48 hours before
+    assert new_id_hash("fresh") == id_hash("fresh") and new_id_hash("fresh") is None
+    assert window_over(held, 48).checker("B", 103)("early") == id_hash("early")  # another event type
+    assert window_over(held, 2).checker("A", 103)("early") == id_hash("early")
 
 
 def test_the_window_holds_each_id_in_at_most_16_bytes():
     ids_per_hour = 20_000
-    window = DedupeWindow(48, lambda event_type, hour: (f"{hour}-{n}" for n in range(ids_per_hour)),
+    window = DedupeWindow(48, lambda event_type, hour: sorted_hashes(id_hash(f"{hour}-{n}") for n in range(ids_per_hour)),
                           lambda event_type: range(1000, 1048))
-    is_duplicate = window.checker("A", 1048)
+    new_id_hash = window.checker("A", 1048)
     fresh = [f"new-{n}" for n in range(ids_per_hour)]
-    assert not any(map(is_duplicate, fresh))
+    assert all(new_id_hash(event_id) is not None for event_id in fresh)
     assert window.ids_held == 49 * ids_per_hour
     assert window.bytes_held / window.ids_held <= 16
-    assert all(map(is_duplicate, fresh)) and is_duplicate("1000-0") and is_duplicate("1047-19999")
+    assert all(new_id_hash(event_id) is None for event_id in (*fresh, "1000-0", "1047-19999"))
+
+
+def test_the_id_hash_is_stable_across_processes():
+    """The ledger keeps hashes, so another process (a later run, another worker) must hash an id the same."""
+    script = "from airflow_braze_td.delivery.filters import id_hash; print(id_hash('8f14e45f-ceea-467f-a0e6-4a2b8c1d9e0f'))"
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "random"})
+    assert int(other.stdout) == id_hash("8f14e45f-ceea-467f-a0e6-4a2b8c1d9e0f") != id_hash("8f14e45f")
+
+
+def test_the_ledger_keeps_8_bytes_an_id_and_gives_them_back_sorted_without_the_files_redelivered(tmp_path):
+    ledger = Ledger.from_url(str(tmp_path / "ledger"))
+    first, second = ([f"{name}-{n}" for n in range(1000)] for name in ("first", "second"))
+    ledger.save_bundle_ids("bundle", {(OPEN, 500): {"file-1": array("Q", map(id_hash, first)),
+                                                    "file-2": array("Q", map(id_hash, second))}})
+    stored = list((tmp_path / "ledger" / "ids" / OPEN / "500").iterdir())
+    assert len(stored) == 1 and stored[0].stat().st_size <= 2000 * 8 + 64
+    assert list(ledger.load_id_hashes(OPEN, 500)) == sorted(map(id_hash, first + second))
+    assert list(ledger.load_id_hashes(OPEN, 500, exclude=frozenset({"file-1"}))) == sorted(map(id_hash, second))
+    assert not ledger.load_id_hashes(OPEN, 501)
 
 
 def test_the_ledger_is_read_once_per_event_type_and_hour():
@@ -123,7 +151,7 @@ def test_the_ledger_is_read_once_per_event_type_and_hour():
 
     def load(event_type: str, hour: int):
         reads[event_type, hour] += 1
-        return [f"{hour}"]
+        return sorted_hashes([id_hash(f"{hour}")])
 
     def hours_held(event_type: str):
         listings[event_type] += 1

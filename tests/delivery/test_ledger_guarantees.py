@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 from airflow_braze_td.delivery.batching import BatchLimits
+from airflow_braze_td.delivery.filters import id_hash
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, requeue_quarantined
 from airflow_braze_td.emulator import Fault
@@ -146,8 +148,8 @@ def test_ids_left_by_a_try_killed_before_its_state_are_not_duplicates_on_retry(s
     ledger = ledger_in(tmp_path)
     first = area.list().files[0]
     hour = first.queue_hour.int_timestamp // 3600
-    ids = [event["id"] for event in area.iter_events(first)]
-    ledger.save_bundle_ids("killed-bundle", {(first.event_type, hour): {first.identity: ids}})
+    hashes = array("Q", (id_hash(event["id"]) for event in area.iter_events(first)))
+    ledger.save_bundle_ids("killed-bundle", {(first.event_type, hour): {first.identity: hashes}})
     summary = Delivery(area, sink_for(emulator, "import"), ledger, DeliverySettings(),
                        "run").run(area.list().files)
     assert delivered_ids(emulator) == eligible_ids(root)
