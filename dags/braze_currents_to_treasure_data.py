@@ -9,8 +9,8 @@ The params' defaults run on the embedded demo (`make demo`): a local staging fol
 the TD emulator behind the `treasure_data_default` connection. Override them per run with
 `airflow dags test braze_currents_to_treasure_data --conf '{"staging_url": "s3://...", ...}'`; the scheduler's
 own runs take the defaults, which a deployment sets in the environment of its Airflow processes:
-BRAZE_TD_STAGING_URL, BRAZE_TD_LEDGER_URL, BRAZE_TD_STAGING_CONN_ID, BRAZE_TD_LEDGER_CONN_ID (see the README's
-"Deploying"). BRAZE_TD_RETRY_DELAY_SECONDS and BRAZE_TD_LAG_POKE_SECONDS shorten the waits for tests.
+BRAZE_TD_STAGING_URL, BRAZE_TD_LEDGER_URL, BRAZE_TD_STAGING_CONN_ID, BRAZE_TD_LEDGER_CONN_ID (see
+docs/deploying.md). BRAZE_TD_RETRY_DELAY_SECONDS and BRAZE_TD_LAG_POKE_SECONDS shorten the waits for tests.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ SAMPLE_TYPES = ["users.messages.email.Send", "users.messages.email.Open", "users
 # Two of the sample's event types are re-keyed into Braze's two older key layouts.
 OLDER_LAYOUT_TYPE, OLDEST_LAYOUT_TYPE = "users.behaviors.CustomEvent", "users.messages.pushnotification.Send"
 POSTBACK_BATCH = 100
-# README "Delivery guarantees": a kill resends at most the batches in flight.
+# docs/guarantees.md: a kill resends at most the batches in flight.
 POSTBACK_KILL_BOUND = PostbackSink.requests_in_flight * POSTBACK_BATCH
 REFUSED_KEY = "1/" + "f" * 40
 
@@ -228,7 +228,7 @@ def test_two_overlapping_runs_deliver_each_file_once(deployment, scheduled_run, 
     delivered, rows = td_ids(deployment, "overlap")
     assert set(delivered) == set(truth)
     # Each file once: an event lands twice only if Braze staged it in two files and the two runs read those
-    # files at the same moment (the dedupe is per task; README "Delivery guarantees").
+    # files at the same moment (the dedupe is per task; docs/guarantees.md).
     copies = ids_in_several_files(tmp_path)
     twice = {event_id for event_id, count in delivered.items() if count > 1}
     assert twice <= copies and max(delivered.values()) <= 2
