@@ -10,11 +10,16 @@ from typing import TYPE_CHECKING
 import orjson
 
 from airflow_braze_td.cli.errors import ATTENTION, FAIL_LINE, OK, CliError, storage
-from airflow_braze_td.delivery.lag import LagReport, LagThresholds, lag_report, overdue
+from airflow_braze_td.delivery import status as levels
+from airflow_braze_td.delivery.lag import LagReport, LagThresholds
 from airflow_braze_td.delivery.ledger import Ledger
+from airflow_braze_td.delivery.status import delivery_status, describe_error
 
 if TYPE_CHECKING:
     from airflow_braze_td.treasure_data.sinks import Sink
+
+
+_EXIT_CODES = {levels.OK: OK, levels.ATTENTION: ATTENTION, levels.FAIL_LINE: FAIL_LINE}
 
 
 def _ledger(url: str) -> Ledger:
@@ -48,19 +53,15 @@ def status(args: argparse.Namespace) -> int:
         raise CliError(f"--fail-margin-hours ({args.fail_margin_hours:g}) must be below --loss-window-hours "
                        f"({args.loss_window_hours:g})") from error
     ledger = _ledger(args.ledger)
-    report = lag_report(StagingArea(*storage(args.staging, "--staging")), ledger,
-                        event_types=EventTypeSelector(args.event_type),
-                        loss_window_hours=thresholds.loss_window_hours)
-    found = ledger.exists()
-    errors = ledger.last_errors()
-    dedupe = ledger.dedupe_report(args.dedupe_hours, EventTypeSelector(args.event_type))
-    code, verdict = _verdict(report, thresholds, errors)
+    status = delivery_status(StagingArea(*storage(args.staging, "--staging")), ledger, thresholds,
+                             event_types=EventTypeSelector(args.event_type), dedupe_hours=args.dedupe_hours)
+    report, found, errors, verdict = status.report, status.ledger_found, status.last_errors, status.verdict
+    code = _EXIT_CODES[status.level]
     if args.json:
-        _json({**report.to_dict(), "last_errors": errors, "dedupe": dedupe, "ledger_found": found,
-               "verdict": verdict, "exit_code": code})
+        _json({**status.to_dict(), "exit_code": code})
     else:
         _print_status(report, thresholds, args.ledger, errors)
-        _print_dedupe(dedupe)
+        _print_dedupe(status.dedupe)
         if code == OK:
             print(verdict)
     if not found:
@@ -68,30 +69,6 @@ def status(args: argparse.Namespace) -> int:
     if code != OK:
         _note(verdict)
     return code
-
-
-def _verdict(report: LagReport, thresholds: LagThresholds, errors: list[dict]) -> tuple[int, str]:
-    """The exit code and one sentence: how far the oldest undelivered file is from each line, and what to do."""
-    waiting = report.pending_files + report.quarantined_files
-    if not waiting:
-        return OK, f"ok: all {report.staged_files} staged file(s) due are delivered"
-    lag = f"lag {report.lag_hours:.1f} h (oldest undelivered: {report.oldest_pending_key})"
-    act = ("deliver now: check the delivery DAG's runs, the Treasure Data connection and the quarantine "
-           "(braze-td requeue)")
-    if errors:
-        act += f"; {len(errors)} current delivery error(s), the newest: {_delivery_error(errors[-1])}"
-    if report.hours_left <= 0:
-        return FAIL_LINE, (f"PAST THE LOSS WINDOW: {lag} is {-report.hours_left:.1f} h past Braze's "
-                           f"{thresholds.loss_window_hours:g} h loss window: {act}")
-    if overdue(report, thresholds.fail_line_hours):
-        return FAIL_LINE, (f"PAST THE FAIL LINE: {lag} is past the fail line of {thresholds.fail_line_hours:g} h; "
-                           f"{report.hours_left:.1f} h are left before Braze's loss window closes: {act}")
-    if overdue(report, thresholds.warn_after_hours):
-        return ATTENTION, (f"past the warn line: {lag} is past the warn line of {thresholds.warn_after_hours:g} h; "
-                           f"the fail line of {thresholds.fail_line_hours:g} h is "
-                           f"{thresholds.fail_line_hours - report.lag_hours:.1f} h away")
-    return OK, (f"ok: {waiting} file(s) waiting, {lag}, below the warn line of "
-                f"{thresholds.warn_after_hours:g} h")
 
 
 def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str, errors: list[dict]) -> None:
@@ -116,7 +93,7 @@ def _print_status(report: LagReport, thresholds: LagThresholds, ledger_url: str,
     print(f"lag: {report.lag_hours:.2f} h; warn line {thresholds.warn_after_hours:g} h, fail line "
           f"{thresholds.fail_line_hours:g} h; {left} Braze's {thresholds.loss_window_hours:g} h loss window")
     for error in errors:
-        print(f"last delivery error {_delivery_error(error)}")
+        print(f"last delivery error {describe_error(error)}")
 
 
 def _print_dedupe(dedupe: dict) -> None:
@@ -130,12 +107,6 @@ def _print_dedupe(dedupe: dict) -> None:
         line += (f"; {dedupe['duplicates_delivered']:,} duplicate(s) delivered, their copies further apart than the "
                  f"window: " + ", ".join(f"{event_type} ({count:,})" for event_type, count in late.items()))
     print(line)
-
-
-def _delivery_error(error: dict) -> str:
-    """One of the ledger's current delivery errors: which event types, to where, and the message."""
-    types = ", ".join(error.get("event_types") or ()) or "every event type"
-    return f"of {types} ({error.get('destination')}): {error['message']}"
 
 
 def requeue(args: argparse.Namespace) -> int:

@@ -59,7 +59,7 @@ class LagReport:
         return asdict(self)
 
 
-def _staged_at(staged: StagedFile) -> float:
+def staged_at(staged: StagedFile) -> float:
     """When the file landed: its mtime when the store gives one, else the end of its queue hour."""
     return staged.mtime if staged.mtime else staged.queue_hour_timestamp + HOUR
 
@@ -96,9 +96,9 @@ def measure_lag(
             report.not_due_files += 1
             continue
         due_types.add(staged.event_type)
-        staged_at = _staged_at(staged)
-        newest_staged_at = max(newest_staged_at, staged_at)
-        if staged_at >= recent:
+        landed_at = staged_at(staged)
+        newest_staged_at = max(newest_staged_at, landed_at)
+        if landed_at >= recent:
             arrived_bytes += staged.size
         state = states.get(staged.identity)
         row = rows[(staged.event_type, staged.queue_hour.isoformat())]

@@ -303,6 +303,22 @@ class Ledger:
         person set a state for (requeue) have none."""
         return {identity: finished for identity, (finished, _) in self._bundle_index.items()}
 
+    def delivered_events_since(self, since: float,
+                               event_types: Callable[[str], bool] | None = None) -> list[tuple[float, int]]:
+        """(when, events accepted) of each bundle finished at or after `since` (Unix time), for the lag page's
+        events per hour: one listing of the progress objects and one batch of reads."""
+        paths = [path for path in self._list("files") if path.endswith(".json")]
+        finished = []
+        for data in (self.fs.cat(paths, on_error="omit").values() if paths else ()):
+            progress = orjson.loads(data) if data else {}
+            if not progress.get("finished") or progress.get("updated", 0.0) < since:
+                continue
+            if event_types is not None and not event_types(progress["event_type"]):
+                continue
+            counts = progress.get("counts") or {}
+            finished.append((progress["updated"], counts.get("sent", 0) + counts.get("already_acknowledged", 0)))
+        return finished
+
     def _index_bundle(self, path: str, record: dict) -> None:
         """Index a finished bundle's files. The index holds every finished file of the staging prefix, so
         the files of one bundle share one entry per state rather than one each."""
