@@ -10,7 +10,7 @@ UV := .uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 
 # Extras every test venv installs, so each extra's providers run at their locked versions.
-EXTRAS := dev,s3,gcs,azure
+EXTRAS := dev,s3,gcs,azure,openlineage
 comma := ,
 
 VENV := .venv

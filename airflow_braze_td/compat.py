@@ -6,6 +6,7 @@ looks at Airflow's version or its module layout.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 
@@ -14,7 +15,11 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2.11
     from airflow.io import store as object_store
 
-__all__ = ["drop_stdout_log_handlers", "object_store"]
+# Airflow 3's API server serves plugins' FastAPI apps and UI views and guards them with its auth; Airflow 2.11's
+# Flask webserver has neither. Looked up, not imported: the security module pulls in the ORM models.
+SERVES_FASTAPI_PLUGINS = importlib.util.find_spec("airflow.api_fastapi") is not None
+
+__all__ = ["SERVES_FASTAPI_PLUGINS", "drop_stdout_log_handlers", "object_store"]
 
 
 def drop_stdout_log_handlers() -> None:

@@ -89,4 +89,7 @@ def get_provider_info() -> dict:
             {"integration-name": "Braze Currents", "python-modules": ["airflow_braze_td.triggers.delivery_lag"]},
         ],
         "connection-types": [TREASURE_DATA_CONNECTION, CURRENTS_CONNECTION],
+        "extra-links": ["airflow_braze_td.links.TreasureDataTableLink", "airflow_braze_td.links.DeliveryLagPageLink"],
+        # The lag page (Airflow 3.1+; an empty plugin on Airflow 2.11).
+        "plugins": [{"name": "braze_td", "plugin-class": "airflow_braze_td.ui.plugin.BrazeTdPlugin"}],
     }

@@ -11,6 +11,9 @@ the TD emulator behind the `treasure_data_default` connection. Override them per
 own runs take the defaults, which a deployment sets in the environment of its Airflow processes:
 BRAZE_TD_STAGING_URL, BRAZE_TD_LEDGER_URL, BRAZE_TD_STAGING_CONN_ID, BRAZE_TD_LEDGER_CONN_ID (see
 docs/deploying.md). BRAZE_TD_RETRY_DELAY_SECONDS and BRAZE_TD_LAG_POKE_SECONDS shorten the waits for tests.
+
+Each TD table a delivery writes becomes an Asset event (`treasuredata://<region>/<database>/<table>`);
+`braze_td_table_updated` below is a downstream DAG scheduled on the demo table's Asset.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from pathlib import Path
 
 import pendulum
 
-from airflow.providers.common.compat.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Asset, AssetAlias, Param, task
 from airflow_braze_td.operators.currents_to_treasure_data import (
     BrazeCurrentsToTreasureDataOperator,
     list_pending_groups,
 )
+from airflow_braze_td.operators.lineage import TABLES_ALIAS, table_asset_uri
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
 
 DEMO_DIR = Path(os.environ.get("BRAZE_TD_DEMO_DIR", Path(__file__).resolve().parents[1] / ".demo"))
@@ -90,6 +94,7 @@ with DAG(
         postback_url="{{ params.postback_url }}",
         require_external_user_id="{{ params.require_external_user_id }}",
         create_table=True,
+        outlets=[AssetAlias(TABLES_ALIAS)],  # each TD table written becomes an Asset event
     ).expand(event_types=groups)
     check = CurrentsDeliveryLagSensor(
         task_id="check_delivery_lag",
@@ -105,3 +110,24 @@ with DAG(
         hand_over_after_minutes=50,
     )
     groups >> deliver >> check
+
+# Downstream: runs whenever a delivery wrote to the demo's table (the params' defaults; region us01 is the
+# connection's default). A DAG of yours scheduled on its own TD table's Asset works the same way.
+DEMO_TABLE = Asset(table_asset_uri("us01", "braze", "currents_events"))
+
+with DAG(
+    dag_id="braze_td_table_updated",
+    schedule=[DEMO_TABLE],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["braze", "treasure-data"],
+) as downstream:
+
+    @task(inlets=[DEMO_TABLE])
+    def table_updated(triggering_asset_events=None) -> int:
+        """What a downstream job starts from: the Asset events that triggered this run."""
+        events = sum(len(found) for found in (triggering_asset_events or {}).values())
+        print(f"{events} Asset event(s) of {DEMO_TABLE.uri}")
+        return events
+
+    table_updated()

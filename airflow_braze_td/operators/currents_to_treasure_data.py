@@ -12,6 +12,8 @@ import pendulum
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowNotFoundException,
+    Asset,
+    AssetAlias,
     BaseOperator,
     ObjectStoragePath,
 )
@@ -24,6 +26,8 @@ from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
 from airflow_braze_td.hooks.currents import CurrentsExportHook
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
+from airflow_braze_td.links import TABLES_XCOM_KEY, TreasureDataTableLink
+from airflow_braze_td.operators.lineage import TABLES_ALIAS, WrittenTables, openlineage_facets
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.sinks import MODES, Sink
 
@@ -56,6 +60,9 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
     :param until: queue-hour cut; default the data interval end.
     :param files: explicit staged files (dicts from `StagedFile.to_dict`), instead of listing.
     :param replay: deliver again on purpose, ignoring the ledger's marks for the selected files.
+    :param outlets: default the asset alias `braze_td_treasure_data_tables`, through which each TD table written
+        becomes an Asset event (`treasuredata://<region>/<database>/<table>`); a mapped task (`.partial`) must
+        name it itself: `outlets=[AssetAlias("braze_td_treasure_data_tables")]`.
     :param requests_in_flight: requests sent at once, hiding TD's answer time over the internet; default 16 for
         postback, 4 for import and ingest. It trades throughput against what a kill can repeat: in postback or
         ingest mode a worker killed with n in flight may leave n batches delivered and not recorded, which its
@@ -68,6 +75,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         "until", "since", "files", "replay",
     )
     ui_color = "#f7c8a0"
+    operator_extra_links = (TreasureDataTableLink(),)
 
     def __init__(
         self,
@@ -96,9 +104,11 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         requests_in_flight: int | None = None,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("outlets", [AssetAlias(TABLES_ALIAS)])
         super().__init__(**kwargs)
         self.staging_url = staging_url
         self.ledger_url = ledger_url
+        self.written: WrittenTables | None = None
         self.mode = mode
         self.td_conn_id = td_conn_id
         self.staging_conn_id = staging_conn_id
@@ -186,9 +196,27 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
                 raise AirflowFailException(str(error)) from None
             raise
         ledger.clear_errors(**self._error_scope(group))
+        if summary.events_sent:
+            self._announce(context, sink, files)
         result = summary.to_dict()
         self.log.info("Delivery summary: %s", result)
         return result
+
+    def _announce(self, context: Any, sink: Sink, files: list[StagedFile]) -> None:
+        """Tell Airflow which TD tables this delivery wrote: an Asset event each (through the alias outlet), the
+        "Treasure Data table" link's target, and the OpenLineage datasets."""
+        self.written = WrittenTables(str(self.staging_url), sink.client.endpoints.region, sink.database,
+                                     tuple(sorted({sink.router(staged.event_type) for staged in files})))
+        context["ti"].xcom_push(key=TABLES_XCOM_KEY, value=self.written.to_xcom())
+        alias = AssetAlias(TABLES_ALIAS)
+        if any(outlet == alias for outlet in self.outlets):
+            for uri in self.written.asset_uris:
+                context["outlet_events"][alias].add(Asset(uri))
+        self.log.info("Wrote Treasure Data table(s): %s", ", ".join(self.written.asset_uris))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Called by the OpenLineage provider, when installed: the staging prefix in, the TD tables out."""
+        return openlineage_facets(self.written)
 
     def _writable_ledger(self) -> Ledger:
         """The ledger, proven writable before anything else: a delivery it cannot record must not start."""

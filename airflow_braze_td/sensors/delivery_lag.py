@@ -14,6 +14,8 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 from airflow_braze_td.coerce import as_names, as_number, as_optional_number
+from airflow_braze_td.compat import SERVES_FASTAPI_PLUGINS
+from airflow_braze_td.links import DeliveryLagPageLink
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
 LAG_GAUGE = "braze_td.delivery_lag_hours"
@@ -35,6 +37,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         "fail_margin_hours", "warn_after_hours", "max_staging_silence_hours",
     )
     ui_color = "#f4a6a6"
+    operator_extra_links = (DeliveryLagPageLink(),) if SERVES_FASTAPI_PLUGINS else ()
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 DEFAULT_REGION = "us01"
 
@@ -45,6 +45,14 @@ _REGION_HOSTS: dict[str, tuple[str, str, str, str]] = {
         "ap03.in.treasuredata.com",
         "ap03.records.in.treasuredata.com",
     ),
+}
+# region -> the TD console's host, where a person looks at a table.
+_CONSOLE_HOSTS: dict[str, str] = {
+    "us01": "console.treasuredata.com",
+    "ap01": "console.treasuredata.co.jp",
+    "eu01": "console.eu01.treasuredata.com",
+    "ap02": "console.ap02.treasuredata.com",
+    "ap03": "console.ap03.treasuredata.com",
 }
 # The names the reference's region column uses for the first three.
 _ALIASES = {"us": "us01", "tokyo": "ap01", "eu": "eu01"}
@@ -90,6 +98,13 @@ def normalise_region(region: str | None) -> str:
     if name not in _REGION_HOSTS:
         raise ValueError(f"unknown Treasure Data region {region!r}; expected one of {', '.join(REGIONS)}")
     return name
+
+
+def console_url(region: str | None, database: str, table: str | None = None) -> str:
+    """The TD console's page of a table (or of a database) in `region`. The by-name path is the console's
+    older form; not tried against the live service (treasure-data.md names no console paths)."""
+    base = f"https://{_CONSOLE_HOSTS[normalise_region(region)]}/databases/{quote(database, safe='')}"
+    return f"{base}/tables/{quote(table, safe='')}" if table else base
 
 
 @dataclass(frozen=True)

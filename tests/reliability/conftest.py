@@ -177,17 +177,34 @@ def world(tmp_path: Path, emulator: Emulator) -> World:
 
 
 class RecordingTaskInstance:
-    """The operator only reads ids from the task instance."""
+    """The operator reads ids from the task instance and pushes the TD tables it wrote (kept in `pushed`)."""
 
     dag_id = "braze_currents_to_treasure_data"
     task_id = "deliver"
     run_id = "manual__reliability"
 
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+class RecordingOutletEvents(dict):
+    """`context["outlet_events"]`: the assets added through each outlet (an alias), kept in a list per outlet."""
+
+    def __missing__(self, outlet: Any) -> Any:
+        added: list = []
+        self[outlet] = type("Accessor", (), {"add": staticmethod(added.append), "added": added})()
+        return self[outlet]
+
 
 def run_context() -> dict:
-    """The minimal context `execute` needs: a task instance and the run's dates (no Airflow database)."""
+    """The minimal context `execute` needs: a task instance, the run's dates and the outlet events (no Airflow
+    database)."""
     now = pendulum.now("UTC")
-    return {"ti": RecordingTaskInstance(), "logical_date": now, "data_interval_end": now}
+    return {"ti": RecordingTaskInstance(), "logical_date": now, "data_interval_end": now,
+            "outlet_events": RecordingOutletEvents()}
 
 
 @pytest.fixture

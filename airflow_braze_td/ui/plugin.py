@@ -1,0 +1,29 @@
+"""`BrazeTdPlugin`: registered by the provider (get_provider_info "plugins"), so installing the package is enough.
+
+On Airflow 3.1+ it serves the lag page (`app.py`) and adds it to the UI's navigation; on Airflow 2.11, which
+has no FastAPI plugin apps, it is an empty plugin and importing this module imports nothing of FastAPI.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowPlugin
+from airflow_braze_td.compat import SERVES_FASTAPI_PLUGINS
+
+PAGE_ROUTE = "braze-td"  # the page inside the Airflow UI is /plugin/braze-td
+
+
+def _apps() -> tuple[list[dict], list[dict]]:
+    if not SERVES_FASTAPI_PLUGINS:
+        return [], []
+    from airflow_braze_td.ui.app import URL_PREFIX, create_app
+
+    return (
+        [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Braze → TD delivery lag"}],
+        [{"name": "Braze → TD", "href": f"{URL_PREFIX}/", "destination": "nav", "url_route": PAGE_ROUTE,
+          "category": "browse"}],
+    )
+
+
+class BrazeTdPlugin(AirflowPlugin):
+    name = "braze_td"
+    fastapi_apps, external_views = _apps()
