@@ -90,6 +90,4 @@ def get_provider_info() -> dict:
         ],
         "connection-types": [TREASURE_DATA_CONNECTION, CURRENTS_CONNECTION],
         "extra-links": ["airflow_braze_td.links.TreasureDataTableLink", "airflow_braze_td.links.DeliveryLagPageLink"],
-        # The lag page (Airflow 3.1+; an empty plugin on Airflow 2.11).
-        "plugins": [{"name": "braze_td", "plugin-class": "airflow_braze_td.ui.plugin.BrazeTdPlugin"}],
     }

@@ -1,4 +1,4 @@
-"""`BrazeTdPlugin`: registered by the provider (get_provider_info "plugins"), so installing the package is enough.
+"""`BrazeTdPlugin`: registered by the package's `airflow.plugins` entry point, so installing it is enough.
 
 On Airflow 3.1+ it serves the lag page (`app.py`) and adds it to the UI's navigation; on Airflow 2.11, which
 has no FastAPI plugin apps, it is an empty plugin and importing this module imports nothing of FastAPI.
