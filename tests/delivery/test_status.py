@@ -58,6 +58,7 @@ def test_braze_td_status_json_is_delivery_status(world, capsys, monkeypatch):
     now = pendulum.now("UTC").start_of("hour").add(hours=1)
     _late_click(world, now)
     monkeypatch.setattr(pendulum, "now", lambda tz=None: now)
+    capsys.readouterr()  # the delivery's log lines (Airflow 2 logs to stdout)
     code = main(["status", "--staging", str(world.staging_dir), "--ledger", str(world.ledger_dir), "--json"])
     expected = delivery_status(world.area, world.ledger, LagThresholds(), dedupe_hours=DEFAULT_DEDUPE_HOURS).to_dict()
     assert code == 1
