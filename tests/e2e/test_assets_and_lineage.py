@@ -10,6 +10,7 @@ import orjson
 import pendulum
 import pytest
 
+from airflow_braze_td.compat import SERVES_FASTAPI_PLUGINS
 from airflow_braze_td.currents.sample import stage_sample
 from airflow_braze_td.demo import airflow_env
 from tests.e2e.conftest import AIRFLOW, ROOT, dag_test
@@ -28,6 +29,13 @@ def _asset_rows(database) -> tuple[list[str], list[str]]:
             f"select target_dag_id from {kind}_dag_run_queue join {kind} on {kind}.id = {kind}_dag_run_queue.{kind}_id "
             f"where {kind}.uri = ?", (TABLE_URI,))]
     return events, queued
+
+
+def _links(database) -> dict[str, object]:
+    """The extra links Airflow 3's worker stored for the UI (`_link_<class>` XComs), by task."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute("select task_id, key, value from xcom where key like '_link_%'").fetchall()
+    return {f"{task_id}/{key}": orjson.loads(value) for task_id, key, value in rows}
 
 
 def test_a_delivery_emits_the_tables_asset_and_its_lineage(airflow_home, emulator, tmp_path, monkeypatch):
@@ -56,3 +64,8 @@ def test_a_delivery_emits_the_tables_asset_and_its_lineage(airflow_home, emulato
         ("treasuredata://us01", "braze.currents_events")}
     assert {(data["namespace"], data["name"]) for data in complete[0]["inputs"]} == {
         ("file", str(tmp_path / "staging"))}
+    if SERVES_FASTAPI_PLUGINS:  # Airflow 2.11's webserver computes links when shown, and has no lag page
+        links = _links(airflow_home / "airflow" / "airflow.db")
+        assert links["deliver/_link_TreasureDataTableLink"] == (
+            "https://console.treasuredata.com/databases/braze/tables/currents_events")
+        assert links["check_delivery_lag/_link_DeliveryLagPageLink"] == "/plugin/braze-td"
