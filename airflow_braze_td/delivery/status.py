@@ -124,13 +124,17 @@ def _history(listing: Listing, states: dict[str, str], finished_at: Mapping[str,
     delivered = Counter()
     for finished, events in ledger.delivered_events_since(now_at - (HISTORY_HOURS + 1) * HOUR, selector):
         delivered[int((now_at - finished) // HOUR)] += events
+    # A file delivered before the first point is delivered at every point: only the others are looked at again.
+    start = now_at - HISTORY_HOURS * HOUR
+    recent = [(staged, staged_at(staged)) for staged in listing.files
+              if states.get(staged.identity) != DELIVERED or finished_at.get(staged.identity, 0.0) > start]
     points = []
     for hours_ago in range(HISTORY_HOURS, -1, -1):
         moment = now.subtract(hours=hours_ago)
         at = moment.timestamp()
-        landed = Listing([staged for staged in listing.files if staged_at(staged) <= at])
-        then = {identity: state for identity, state in states.items()
-                if state != DELIVERED or finished_at.get(identity, 0.0) <= at}
+        landed = Listing([staged for staged, landed_at in recent if landed_at <= at])
+        then = {staged.identity: state for staged in landed.files if (state := states.get(staged.identity))
+                and (state != DELIVERED or finished_at.get(staged.identity, 0.0) <= at)}
         report = measure_lag(landed, then, now=moment, event_types=selector,
                              loss_window_hours=thresholds.loss_window_hours)
         points.append({"at": moment.isoformat(), "lag_hours": report.lag_hours,
