@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+from airflow_braze_td.ui import PAGE_ROUTE
 
 # XCom key under which the operator pushes the TD tables it wrote ({"region", "database", "tables", ...}).
 TABLES_XCOM_KEY = "treasure_data_tables"
@@ -29,6 +30,4 @@ class DeliveryLagPageLink(BaseOperatorLink):
     name = "Delivery lag page"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        from airflow_braze_td.ui.plugin import PAGE_ROUTE
-
         return f"/plugin/{PAGE_ROUTE}"

@@ -19,8 +19,6 @@ from airflow_braze_td.operators.currents_to_treasure_data import ledger_at
 from airflow_braze_td.ui.page import render_page
 from airflow_braze_td.ui.sources import OPTION, SECTION, LagSource, lag_sources
 
-URL_PREFIX = "/braze-td"
-
 
 def source_status(source: LagSource) -> dict:
     """One pair's entry: where it is, and its `delivery_status` (or the error that kept it from being read)."""

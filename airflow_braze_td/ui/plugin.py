@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from airflow.providers.common.compat.sdk import AirflowPlugin
 from airflow_braze_td.compat import SERVES_FASTAPI_PLUGINS
-
-PAGE_ROUTE = "braze-td"  # the page inside the Airflow UI is /plugin/braze-td
+from airflow_braze_td.ui import PAGE_ROUTE, URL_PREFIX
 
 
 def _apps() -> tuple[list[dict], list[dict]]:
     if not SERVES_FASTAPI_PLUGINS:
         return [], []
-    from airflow_braze_td.ui.app import URL_PREFIX, create_app
+    from airflow_braze_td.ui.app import create_app
 
     return (
         [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Braze → TD delivery lag"}],
