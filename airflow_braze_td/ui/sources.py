@@ -41,13 +41,14 @@ def _source(item: object, position: int) -> LagSource:
         thresholds = LagThresholds(float(item.get("loss_window_hours", _DEFAULTS.loss_window_hours)),
                                    float(item.get("fail_margin_hours", _DEFAULTS.fail_margin_hours)),
                                    float(item.get("warn_after_hours", _DEFAULTS.warn_after_hours)))
+        dedupe_hours = int(item.get("dedupe_hours", DEFAULT_DEDUPE_HOURS))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
     return LagSource(name=str(item.get("name") or item["ledger_url"]), staging_url=str(item["staging_url"]),
                      ledger_url=str(item["ledger_url"]), staging_conn_id=item.get("staging_conn_id") or None,
                      ledger_conn_id=item.get("ledger_conn_id") or None,
                      event_types=tuple(item.get("event_types") or ()), thresholds=thresholds,
-                     dedupe_hours=int(item.get("dedupe_hours", DEFAULT_DEDUPE_HOURS)))
+                     dedupe_hours=dedupe_hours)
 
 
 def lag_sources(configured: str, environ: dict[str, str] = os.environ) -> list[LagSource]:
