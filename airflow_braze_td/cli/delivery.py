@@ -16,7 +16,7 @@ from airflow_braze_td.delivery.ledger import Ledger
 from airflow_braze_td.delivery.status import delivery_status, describe_error
 
 if TYPE_CHECKING:
-    from airflow_braze_td.treasure_data.sinks import Sink
+    from airflow_braze_td.delivery.sink import Sink
 
 
 _EXIT_CODES = {levels.OK: OK, levels.ATTENTION: ATTENTION, levels.FAIL_LINE: FAIL_LINE}

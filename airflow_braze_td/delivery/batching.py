@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from airflow_braze_td.delivery.sink import EventEncodeError
 
-class OversizeEvent(ValueError):
+
+class OversizeEvent(EventEncodeError):
     """An item that can never be sent by this sink, alone or with others; `reason` says which limit."""
 
     def __init__(self, reason: str) -> None:

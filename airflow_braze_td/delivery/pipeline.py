@@ -44,7 +44,7 @@ from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
-from airflow_braze_td.delivery.batching import Batch, Batcher, OversizeEvent
+from airflow_braze_td.delivery.batching import Batch, Batcher
 from airflow_braze_td.delivery.filters import (
     DEFAULT_DEDUPE_HOURS,
     HASH_TYPECODE,
@@ -54,8 +54,7 @@ from airflow_braze_td.delivery.filters import (
     id_hash,
 )
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
-from airflow_braze_td.treasure_data.errors import EventEncodeError
-from airflow_braze_td.treasure_data.sinks import SendResult, Sink
+from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink
 
 log = logging.getLogger(__name__)
 
@@ -466,7 +465,7 @@ class Delivery:
                 try:
                     route, item = encode(event)
                     closed = add(route, item, event)
-                except (EventEncodeError, OversizeEvent) as error:
+                except EventEncodeError as error:
                     invalid.append({"reason": str(error), "event": event})
                     continue
                 for batch in closed:
@@ -697,7 +696,7 @@ def requeue_quarantined(ledger: Ledger, sink: Sink, *, discard: bool = False) ->
             try:
                 route, item = sink.encode(event)
                 batches.extend(batcher.add(route, item, event))
-            except (EventEncodeError, OversizeEvent) as error:
+            except EventEncodeError as error:
                 rejected.append({"reason": str(error), "event": event})
         batches.extend(batcher.flush())
         for batch in batches:

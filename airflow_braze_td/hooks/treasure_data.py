@@ -22,7 +22,7 @@ from airflow_braze_td.get_provider_info import TREASURE_DATA_CONNECTION as CONNE
 from airflow_braze_td.treasure_data.endpoints import DEFAULT_REGION, Endpoints
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.retry import RetryPolicy
-from airflow_braze_td.treasure_data.sinks import Sink, make_sink
+from airflow_braze_td.treasure_data.sinks import TDSink, make_sink
 
 CONN_TYPE = "treasure_data"
 _EXTRA_PREFIX = f"extra__{CONN_TYPE}__"
@@ -242,7 +242,7 @@ class TreasureDataHook(HttpHook):
         postback_url: str | None = None,
         create_table: bool = False,
         **options: Any,
-    ) -> Sink:
+    ) -> TDSink:
         """A sink for `mode`; the database defaults to the connection's, the postback URL to its extra.
 
         A postback URL without its `td_write_key` is refused rather than sent with the connection's key:

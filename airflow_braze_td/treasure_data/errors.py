@@ -62,10 +62,6 @@ class TDInvalidNameError(TDError, ValueError):
     """A database or table name Treasure Data would refuse."""
 
 
-class EventEncodeError(ValueError):
-    """An event that cannot be encoded for a sink (e.g. an integer beyond 64 bits)."""
-
-
 def error_for_status(status: int, request: str, detail: str, *, where: str, target: str = "") -> TDError:
     """The typed error for a 4xx/3xx reply. `request` is "METHOD /path", `where` the region or host."""
     said = f": {detail}" if detail else ""

@@ -18,7 +18,6 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -27,10 +26,10 @@ import orjson
 import requests
 
 from airflow_braze_td.delivery.batching import Batch, Batcher, BatchLimits
+from airflow_braze_td.delivery.sink import EventEncodeError, Rejection, SendResult
 from airflow_braze_td.treasure_data.client import TDClient, request_name
 from airflow_braze_td.treasure_data.endpoints import check_url
 from airflow_braze_td.treasure_data.errors import (
-    EventEncodeError,
     TDBadRequestError,
     TDError,
     TDIntegrityError,
@@ -50,24 +49,6 @@ POSTBACK_MAX_BODY = 1_048_064  # records.in postback answers 413 above this; sta
 INGEST_MAX_EVENTS, INGEST_MAX_BODY, INGEST_MAX_ROW = 500, 5_000_000, 1_000_000
 _INGEST_MEDIA_TYPE = "application/vnd.treasuredata.v1+json"
 _POSTBACK_PATH = re.compile(r"^(?P<prefix>.*)/postback/v3/event/(?P<database>[^/]+)/(?P<table>[^/]+)/?$")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """An event Treasure Data refused (or that could not be delivered), and why."""
-
-    event: dict
-    reason: str
-
-
-@dataclass
-class SendResult:
-    """What one `send` did: events accepted, events rejected, and the HTTP requests it took."""
-
-    accepted: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    retries: int = 0
-    requests: int = 0
 
 
 class _Remainder(Exception):
@@ -95,8 +76,9 @@ def _short_reason(error: TDError) -> str:
     return f"HTTP {error.status}: {error.detail}" if error.detail else f"HTTP {error.status}"
 
 
-class Sink(ABC):
-    """One delivery mode. `encode` an event to `(route, item)`, batch the items, `send` each batch.
+class TDSink(ABC):
+    """One Treasure Data delivery mode, a `delivery.sink.Sink`: `encode` an event to `(route, item)`, batch the
+    items, `send` each batch.
 
     `send` keeps the accounting exact for the non-idempotent sinks: once part of a batch is in, events
     the service then keeps failing on come back as rejections instead of an exception, because sending
@@ -243,7 +225,7 @@ class Sink(ABC):
         return result
 
 
-class PostbackSink(Sink):
+class PostbackSink(TDSink):
     """Braze's own format: each batch is posted as `{"events": [...]}` and stored as one row.
 
     Items are the events serialised with sorted keys, so what TD stores is byte for byte what Braze's
@@ -319,7 +301,7 @@ def parse_postback_url(url: str, *, allow_insecure_http: bool = False) -> tuple[
     return base, match["database"], match["table"], write_key, f"?{rest}" if rest else ""
 
 
-class ImportSink(Sink):
+class ImportSink(TDSink):
     """Flat rows through the Import API; the batch key is the unique id, so a resend is dropped by TD."""
 
     mode = "import"
@@ -360,7 +342,7 @@ class ImportSink(Sink):
         result.accepted += len(items)
 
 
-class IngestSink(Sink):
+class IngestSink(TDSink):
     """Flat rows through records.in; on 206 only the failed rows marked retryable are sent again."""
 
     mode = "ingest"
@@ -436,7 +418,7 @@ def _receipts(response: requests.Response, expected: int) -> list[Any]:
 
 
 # The sink class of each mode.
-SINK_CLASSES: dict[str, type[Sink]] = {"postback": PostbackSink, "import": ImportSink, "ingest": IngestSink}
+SINK_CLASSES: dict[str, type[TDSink]] = {"postback": PostbackSink, "import": ImportSink, "ingest": IngestSink}
 MODES = tuple(SINK_CLASSES)
 
 
@@ -450,7 +432,7 @@ def make_sink(
     create_table: bool = False,
     limits: BatchLimits | None = None,
     **options: Any,
-) -> Sink:
+) -> TDSink:
     """The sink for `mode` ("postback", "import" or "ingest"); `options` go to that sink's constructor."""
     if mode not in SINK_CLASSES:
         raise ValueError(f"unknown delivery mode {mode!r}; expected one of {', '.join(MODES)}")

@@ -25,7 +25,7 @@ from airflow_braze_td.operators.currents_to_treasure_data import BrazeCurrentsTo
 from airflow_braze_td.treasure_data.client import TDClient
 from airflow_braze_td.treasure_data.endpoints import Endpoints
 from airflow_braze_td.treasure_data.retry import RetryPolicy
-from airflow_braze_td.treasure_data.sinks import Sink, make_sink
+from airflow_braze_td.treasure_data.sinks import TDSink, make_sink
 from tests.conftest import open_record, write_avro
 
 KEY = "1/" + "ab" * 20
@@ -60,7 +60,7 @@ def client_for(url: str, key: str = KEY, retry: RetryPolicy = FAST_RETRY) -> TDC
     return TDClient(requests.Session(), Endpoints.for_region(host=url), key, retry=retry, timeout=(2.0, 5.0))
 
 
-def sink_for(url: str, mode: str = "postback", *, key: str = KEY, create_table: bool = True, **options: Any) -> Sink:
+def sink_for(url: str, mode: str = "postback", *, key: str = KEY, create_table: bool = True, **options: Any) -> TDSink:
     table = "currents" if mode == "postback" else "events_{event_type}"
     return make_sink(mode, client_for(url, key), database="braze", table=table, create_table=create_table, **options)
 
@@ -122,7 +122,7 @@ class World:
         """A staged Custom HTTP body (one `{"events": [...]}` document) named `.json`."""
         return self.put(orjson.dumps({"events": events}), extension="json", offset=offset)
 
-    def deliver(self, sink: Sink | None = None, owner: str = "run-1", requests_in_flight: int = 1) -> DeliverySummary:
+    def deliver(self, sink: TDSink | None = None, owner: str = "run-1", requests_in_flight: int = 1) -> DeliverySummary:
         """The delivery core over every listed file, as one run; one request at a time by default, so that a
         scripted fault lands on the batch the test means."""
         sink = sink or sink_for(self.emulator.url)

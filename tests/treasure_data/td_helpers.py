@@ -11,10 +11,10 @@ import orjson
 import requests
 
 from airflow_braze_td.delivery.batching import Batch
+from airflow_braze_td.delivery.sink import SendResult, Sink
 from airflow_braze_td.treasure_data.client import TDClient
 from airflow_braze_td.treasure_data.endpoints import Endpoints
 from airflow_braze_td.treasure_data.retry import RetryPolicy
-from airflow_braze_td.treasure_data.sinks import SendResult, Sink
 
 KEY = "4242/" + "0123456789abcdef" * 2 + "01234567"
 WRITE_KEY = "4242/" + "feedface" * 5

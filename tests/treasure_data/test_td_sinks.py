@@ -11,18 +11,18 @@ import pytest
 import requests
 
 from airflow_braze_td.delivery.batching import Batch, BatchLimits, OversizeEvent
+from airflow_braze_td.delivery.sink import EventEncodeError
 from airflow_braze_td.emulator import Emulator, Fault
 from airflow_braze_td.treasure_data.client import TDClient
 from airflow_braze_td.treasure_data.endpoints import InsecureURLError
 from airflow_braze_td.treasure_data.errors import (
-    EventEncodeError,
     TDAuthError,
     TDNotFoundError,
     TDTransientError,
 )
 from airflow_braze_td.treasure_data.retry import RetryPolicy
 from airflow_braze_td.treasure_data.rows import flatten_event
-from airflow_braze_td.treasure_data.sinks import POSTBACK_MAX_BODY, Sink, child_key, make_sink
+from airflow_braze_td.treasure_data.sinks import POSTBACK_MAX_BODY, TDSink, child_key, make_sink
 from tests.treasure_data.td_helpers import (
     KEY,
     OTHER_KEY,
@@ -51,14 +51,14 @@ def data_requests(emu: Emulator) -> list[dict]:
     return [entry for entry in emu.requests() if not entry["path"].startswith(("/v3/database/", "/v3/table/create/"))]
 
 
-def sink_for(mode: str, client: TDClient, **kwargs) -> Sink:
+def sink_for(mode: str, client: TDClient, **kwargs) -> TDSink:
     if mode != "postback":
         client.ensure_table(DB, kwargs.get("table", TABLE))
     kwargs.setdefault("table", TABLE)
     return make_sink(mode, client, database=DB, **kwargs)
 
 
-def manual_batch(sink: Sink, items: list[bytes], events: list[dict], key: str = "") -> Batch:
+def manual_batch(sink: TDSink, items: list[bytes], events: list[dict], key: str = "") -> Batch:
     """A batch built by hand, to send what the batcher would never build (too big, or broken items)."""
     return Batch(TABLE, 0, items, events, 0, key)
 
