@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "airflow_braze_td"
-CORE = ("currents", "delivery", "treasure_data", "emulator", "coerce.py")
+CORE = ("currents", "delivery", "treasure_data", "emulator", "coerce.py", "identities.py")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -6,7 +6,6 @@ and logged), never silently ignored.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ import pendulum
 
 from airflow_braze_td.currents.catalog import EVENT_TYPES
 from airflow_braze_td.currents.events import canonical_event_type
+from airflow_braze_td.identities import staged_file_identity
 
 _CONNECTOR = r"(?:S3|AzureBlob|GCS)"
 _EVENT_TYPE_FOLDER = "event_type="
@@ -96,7 +96,7 @@ class StagedFile:
             "size": size,
             "etag": etag,
             "mtime": mtime,
-            "identity": hashlib.sha256(f"{key}\0{size}\0{etag or ''}".encode()).hexdigest()[:32],
+            "identity": staged_file_identity(key, size, etag),
             "queue_hour_timestamp": _hour_timestamp(queue_hour),
         }
         for name, value in values.items():

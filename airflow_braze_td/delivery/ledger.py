@@ -34,14 +34,12 @@ because each costs a round trip on object storage (and an inode on a local disk)
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 import uuid
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import IO
 
 import fsspec
@@ -52,6 +50,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.delivery.filters import sorted_hashes
+from airflow_braze_td.identities import discard_record_name, error_record_name, owner_key
 
 DELIVERED = "delivered"
 QUARANTINED = "quarantined"
@@ -434,7 +433,7 @@ class Ledger:
             wanted = [staged for staged in files if staged.identity not in held]
             if not wanted:
                 return [], None
-            token = f"{_owner_key(owner)}-{uuid.uuid4().hex[:16]}"
+            token = f"{owner_key(owner)}-{uuid.uuid4().hex[:16]}"
             now = time.time()
             self._write_claim(token, Claim(owner, now, now + ttl, tuple(staged.identity for staged in wanted)))
             held = self._held_elsewhere(owner)
@@ -456,7 +455,7 @@ class Ledger:
         """Every claim object with its path (but `skip_owner`'s, known by name); expired ones are removed on the
         way."""
         now = time.time()
-        skipped = f"{_owner_key(skip_owner)}-" if skip_owner is not None else None
+        skipped = f"{owner_key(skip_owner)}-" if skip_owner is not None else None
         for path in self._list("claims"):
             if skipped is not None and path.rsplit("/", 1)[1].startswith(skipped):
                 continue
@@ -503,8 +502,7 @@ class Ledger:
 
     def record_discard(self, path: str, record: dict) -> None:
         """Keep what a person chose to drop from the quarantine, and when."""
-        name = hashlib.sha256(path.encode()).hexdigest()[:24]
-        self._write(self._path("discarded", f"{name}.json"),
+        self._write(self._path("discarded", f"{discard_record_name(path)}.json"),
                     orjson.dumps({"at": time.time(), "path": path, **record}, default=_jsonable))
 
     # the last delivery error of each delivery and event-type group, for the lag sensor's message
@@ -518,7 +516,7 @@ class Ledger:
                            "event_types": sorted(set(event_types))})
 
     def _write_error(self, record: dict) -> None:
-        name = _error_name(record["destination"], record["event_types"])
+        name = error_record_name(record["destination"], record["event_types"])
         self._write(self._path("errors", f"{name}.json"), orjson.dumps(record))
 
     def clear_errors(self, *, destination: str, event_types: Iterable[str] = ()) -> None:
@@ -552,15 +550,6 @@ class Ledger:
 
     def record_replay(self, generation: str, details: dict) -> None:
         self._write(self._path("replays", f"{generation}.json"), orjson.dumps(details, default=_jsonable))
-
-
-def _error_name(destination: str, event_types: list[str]) -> str:
-    return hashlib.sha256(orjson.dumps([destination, event_types])).hexdigest()[:24]
-
-
-@lru_cache(maxsize=64)
-def _owner_key(owner: str) -> str:
-    return hashlib.sha256(owner.encode()).hexdigest()[:16]
 
 
 def _encodable(entry: dict, error: Exception) -> dict:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import logging
 import queue
 import threading
@@ -37,8 +36,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
-
-import orjson
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
@@ -55,6 +52,7 @@ from airflow_braze_td.delivery.filters import (
 )
 from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink
+from airflow_braze_td.identities import batch_key, bundle_name, requeue_batch_key, settings_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +90,7 @@ class DeliverySettings:
             "transform": [self.transform.drop_fields, self.transform.hash_fields],
             "dedupe_hours": self.dedupe_hours,
         }
-        return hashlib.sha256(orjson.dumps(shape)).hexdigest()[:16]
+        return settings_fingerprint(shape)
 
 
 @dataclass
@@ -378,8 +376,7 @@ class Delivery:
         """A bundle of one file is named by the file; a bigger one by its files and the settings."""
         if len(files) == 1:
             return files[0].identity
-        identities = ",".join(staged.identity for staged in files)
-        return hashlib.sha256(f"{self.fingerprint}:{self.settings.generation}:{identities}".encode()).hexdigest()[:32]
+        return bundle_name(self.fingerprint, self.settings.generation, (staged.identity for staged in files))
 
     def _deliver_bundle(self, files: list[StagedFile], known: dict[str, FileState], token: str,
                         sender: _Sender) -> None:
@@ -485,9 +482,7 @@ class Delivery:
     def _send(self, batch: Batch, state: _SendState) -> SendResult | None:
         """Send one batch (on a sending thread); None for a batch acknowledged before this try."""
         progress = state.progress
-        batch.key = hashlib.sha256(
-            f"{state.bundle}:{self.fingerprint}:{progress.generation}:{batch.index}".encode()
-        ).hexdigest()[:32]
+        batch.key = batch_key(state.bundle, self.fingerprint, progress.generation, batch.index)
         if batch.index < progress.batches_acked:
             return None
         return self.sink.send(batch)
@@ -700,7 +695,7 @@ def requeue_quarantined(ledger: Ledger, sink: Sink, *, discard: bool = False) ->
                 rejected.append({"reason": str(error), "event": event})
         batches.extend(batcher.flush())
         for batch in batches:
-            batch.key = hashlib.sha256(f"requeue:{path}:{batch.index}:".encode() + b"".join(batch.items)).hexdigest()[:32]
+            batch.key = requeue_batch_key(path, batch.index, batch.items)
             result = sink.send(batch)
             outcome["sent"] += result.accepted
             rejected.extend({"reason": rejection.reason, "event": rejection.event} for rejection in result.rejected)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
 from airflow_braze_td.delivery.sink import Sink
 from airflow_braze_td.hooks.currents import CurrentsExportHook
+from airflow_braze_td.identities import replay_generation
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
 from airflow_braze_td.links import TABLES_XCOM_KEY, TreasureDataTableLink
 from airflow_braze_td.operators.lineage import TABLES_ALIAS, WrittenTables, openlineage_facets
@@ -177,7 +177,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
                 "Delivering event type(s) this provider's catalog does not list, as they are (Braze adds types "
                 "without notice; check their tables and filters): %s", ", ".join(unknown),
             )
-        generation = "replay-" + hashlib.sha256(owner.encode()).hexdigest()[:12] if replay else FIRST_GENERATION
+        generation = replay_generation(owner) if replay else FIRST_GENERATION
         try:
             settings = DeliverySettings(
                 event_filter=event_filter,

@@ -8,13 +8,13 @@ partition pruning by event date), and null fields are left out, as the normalise
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from airflow_braze_td.identities import shortened_name_suffix
 from airflow_braze_td.treasure_data.errors import TDInvalidNameError
 
 NAME_MIN, NAME_MAX = 3, 255
@@ -30,7 +30,7 @@ def safe_name(text: str) -> str:
     if len(name) < NAME_MIN:
         name = name.ljust(NAME_MIN, "_")
     if len(name) > NAME_MAX:
-        name = name[: NAME_MAX - 9] + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = name[: NAME_MAX - 9] + "_" + shortened_name_suffix(name)
     return name
 
 

@@ -27,6 +27,7 @@ import requests
 
 from airflow_braze_td.delivery.batching import Batch, Batcher, BatchLimits
 from airflow_braze_td.delivery.sink import EventEncodeError, Rejection, SendResult
+from airflow_braze_td.identities import content_key, split_key
 from airflow_braze_td.treasure_data.client import TDClient, request_name
 from airflow_braze_td.treasure_data.endpoints import check_url
 from airflow_braze_td.treasure_data.errors import (
@@ -57,19 +58,6 @@ class _Remainder(Exception):
     def __init__(self, error: TDError, items: list[bytes], events: list[dict]) -> None:
         super().__init__(str(error))
         self.error, self.items, self.events = error, items, events
-
-
-def child_key(key: str, half: int) -> str:
-    """Deterministic id of one half of a split batch, so a rerun splits into the same ids."""
-    return hashlib.blake2b(f"{key}/{half}".encode(), digest_size=16).hexdigest()
-
-
-def content_key(route: str, items: list[bytes]) -> str:
-    """An id from the batch's content, for batches the caller gave no key."""
-    digest = hashlib.blake2b(route.encode(), digest_size=16)
-    for item in items:
-        digest.update(item)
-    return digest.hexdigest()
 
 
 def _short_reason(error: TDError) -> str:
@@ -220,8 +208,8 @@ class TDSink(ABC):
                 batch.route,
             )
             mid = len(items) // 2
-            work.append((items[mid:], events[mid:], child_key(key, 1)))
-            work.append((items[:mid], events[:mid], child_key(key, 0)))
+            work.append((items[mid:], events[mid:], split_key(key, 1)))
+            work.append((items[:mid], events[:mid], split_key(key, 0)))
         return result
 
 

@@ -13,6 +13,7 @@ import requests
 from airflow_braze_td.delivery.batching import Batch, BatchLimits, OversizeEvent
 from airflow_braze_td.delivery.sink import EventEncodeError
 from airflow_braze_td.emulator import Emulator, Fault
+from airflow_braze_td.identities import split_key
 from airflow_braze_td.treasure_data.client import TDClient
 from airflow_braze_td.treasure_data.endpoints import InsecureURLError
 from airflow_braze_td.treasure_data.errors import (
@@ -22,7 +23,7 @@ from airflow_braze_td.treasure_data.errors import (
 )
 from airflow_braze_td.treasure_data.retry import RetryPolicy
 from airflow_braze_td.treasure_data.rows import flatten_event
-from airflow_braze_td.treasure_data.sinks import POSTBACK_MAX_BODY, TDSink, child_key, make_sink
+from airflow_braze_td.treasure_data.sinks import POSTBACK_MAX_BODY, TDSink, make_sink
 from tests.treasure_data.td_helpers import (
     KEY,
     OTHER_KEY,
@@ -200,7 +201,7 @@ def test_import_413_splits_into_deterministic_ids_so_a_rerun_still_dedupes(clien
         assert (result.accepted, result.requests) == (10, 3)
     assert emu.count(DB, TABLE) == 10
     paths = [entry["path"] for entry in data_requests(emu)]
-    assert f"/{child_key(batch.key, 0)}/" in paths[1] and f"/{child_key(batch.key, 1)}/" in paths[2]
+    assert f"/{split_key(batch.key, 0)}/" in paths[1] and f"/{split_key(batch.key, 1)}/" in paths[2]
 
 
 # --- ingest -----------------------------------------------------------------------------------------
