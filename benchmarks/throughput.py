@@ -143,7 +143,8 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     from airflow_braze_td.delivery.filters import EventFilter
     from airflow_braze_td.delivery.lag import pending_files
     from airflow_braze_td.delivery.ledger import Ledger
-    from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+    from airflow_braze_td.delivery.pipeline import Delivery
+    from airflow_braze_td.delivery.settings import DeliverySettings
 
     _pin(core)
     sink = _sink(mode, url)
@@ -319,7 +320,7 @@ def split_in_two(staging: str) -> tuple[list[list[str]], list[int], int]:
     """The event-type groups of `plan_event_type_groups` dealt to 2 workers by bytes, heaviest first: the
     two shares of event types, their bytes, and the number of groups."""
     from airflow_braze_td.currents.staging import StagingArea
-    from airflow_braze_td.delivery.pipeline import plan_event_type_groups
+    from airflow_braze_td.delivery.groups import plan_event_type_groups
 
     files = StagingArea.from_url(staging).list().files
     total = sum(staged.size for staged in files)

@@ -116,7 +116,7 @@ def requeue(args: argparse.Namespace) -> int:
     file's record only leaves with --discard (replace the file in the staging prefix first: a rewritten
     file is delivered as a new one). A Treasure Data connection is needed only when there are events to send.
     """
-    from airflow_braze_td.delivery.pipeline import requeue_quarantined
+    from airflow_braze_td.delivery.requeue import requeue_quarantined
 
     ledger = _ledger(args.ledger)
     if not ledger.exists():

@@ -1,14 +1,7 @@
 """deliver(files) -> summary: read, filter, dedupe, transform, batch and send staged files through one sink,
 recording progress in the ledger after acknowledged batches.
 
-Files are delivered in bundles: consecutive files (in `delivery_order`) read as one stream, with one claim,
-batches that span the files, and one ledger commit when the bundle is done. Braze closes a file every
-5 minutes per partition, so a busy workspace stages thousands of small files an hour, and per-file claims,
-requests and ledger writes would cost more than the events. A bundle holds one event type, so a failure on
-one type's table never holds back another type's files, and no batch mixes event types. A bundle may span
-hours: a day's files of one event type are consecutive in delivery order, so a small type's backlog makes
-about one bundle a day rather than one an hour. Bundles grow from one file (so concurrent runs share the
-work) up to `BUNDLE_MAX_FILES` files or `BUNDLE_MAX_BYTES`; a big file is a bundle of its own.
+Files are delivered in bundles (see `bundles`), each read as one stream with one claim and one ledger commit.
 
 A retry resumes from the ledger: a bundle of several files is marked open before its first batch, so any
 later run rebuilds it from the same files in the same order, skips the batches already acknowledged, and
@@ -24,118 +17,31 @@ next bundle never waits for TD's answer to the last one.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-import queue
-import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
-from airflow_braze_td.currents.events import InvalidEvent, normalise_http_event
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
-from airflow_braze_td.delivery.filters import (
-    DEFAULT_DEDUPE_HOURS,
-    HASH_TYPECODE,
-    DedupeWindow,
-    EventFilter,
-    FieldTransform,
-    id_hash,
-)
-from airflow_braze_td.delivery.ledger import DELIVERED, FIRST_GENERATION, QUARANTINED, FileProgress, FileState, Ledger
+from airflow_braze_td.delivery.bundles import bundles_to_resume, delivery_order, plan_bundles
+from airflow_braze_td.delivery.collector import fewer_collections
+from airflow_braze_td.delivery.filters import HASH_TYPECODE, DedupeWindow, id_hash
+from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, FileState, Ledger
+from airflow_braze_td.delivery.sender import Sender
+from airflow_braze_td.delivery.settings import DeliverySettings, DeliverySummary
 from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink
-from airflow_braze_td.identities import batch_key, bundle_name, requeue_batch_key, settings_fingerprint
+from airflow_braze_td.identities import batch_key, bundle_name
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    """Everything that decides what a file's batches contain; it is part of every batch identity."""
-
-    event_filter: EventFilter = field(default_factory=EventFilter)
-    transform: FieldTransform = field(default_factory=FieldTransform)
-    dedupe_hours: int = DEFAULT_DEDUPE_HOURS
-    generation: str = FIRST_GENERATION
-    claim_ttl: float = 1800.0
-    progress_interval: float = 30.0
-    # Requests sent at once (None: the sink's default). More hide TD's answer time; for a sink that is not
-    # idempotent, a worker killed with n requests in flight may leave n batches delivered and not recorded.
-    requests_in_flight: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.requests_in_flight is not None and self.requests_in_flight < 1:
-            raise ValueError(f"requests_in_flight must be at least 1, not {self.requests_in_flight}")
-
-    @property
-    def replay(self) -> bool:
-        return self.generation != FIRST_GENERATION
-
-    def fingerprint(self, sink: Sink) -> str:
-        """Changes when the sink's resolved destination or any setting that shapes the batches changes, so
-        progress made towards another table is never taken for this one's."""
-        shape = {
-            "destination": sink.destination,
-            "limits": asdict(sink.limits),
-            "filter": [self.event_filter.event_types, self.event_filter.require_external_user_id,
-                       self.event_filter.since, self.event_filter.until],
-            "transform": [self.transform.drop_fields, self.transform.hash_fields],
-            "dedupe_hours": self.dedupe_hours,
-        }
-        return settings_fingerprint(shape)
-
-
-@dataclass
-class DeliverySummary:
-    """What one delivery did: small, for XCom and logs, never payloads."""
-
-    sink: str
-    files: int = 0
-    files_delivered: int = 0
-    files_already_delivered: int = 0
-    files_claimed_elsewhere: int = 0
-    files_quarantined: int = 0
-    events_read: int = 0
-    events_sent: int = 0
-    events_already_acknowledged: int = 0
-    filtered: Counter = field(default_factory=Counter)
-    duplicates: int = 0
-    quarantined: int = 0
-    batches: int = 0
-    retries: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        values = asdict(self)
-        values["filtered"] = dict(self.filtered)
-        values["seconds"] = round(self.seconds, 3)
-        return values
-
-
-BUNDLE_MAX_FILES = 512
-BUNDLE_MAX_BYTES = 8 << 20
-DELIVERY_DAY_SECONDS = 24 * 3600
 IDEMPOTENT_CHECKPOINT_SECONDS = 1.0
-SEND_QUEUE_DEPTH = 2
-
-
-def delivery_order(staged: StagedFile) -> tuple:
-    """Oldest UTC day first; within a day, one event type at a time, hour by hour.
-
-    A day's files of one event type are consecutive, so a small type's backlog fills one bundle (one claim,
-    one commit, full batches) rather than one per hour, and a backlog of several days still goes oldest
-    day first. Each event type's files stay in queue-hour order, which is what dedupe relies on.
-    """
-    return (staged.queue_hour_timestamp // DELIVERY_DAY_SECONDS, staged.event_type, staged.sort_key)
 
 
 @dataclass
@@ -152,76 +58,6 @@ class _Member:
     def quarantined(self) -> bool:
         return bool(self.error or self.counts["quarantined"])
 
-
-class _Sender:
-    """Sends batches, up to `in_flight` at once, while the caller reads on, and runs what follows each send
-    (recording its acknowledgement, committing a bundle) on one thread, in submission order.
-
-    With one request in flight the send runs on that ordered thread too, and up to `depth` jobs wait. With
-    more, they are sent on a pool (hiding Treasure Data's answer time) and a new send starts only while
-    fewer than `in_flight` are sent and not yet recorded, so a failure leaves at most `in_flight - 1`
-    later batches delivered and unrecorded. After a failure nothing more is recorded, and the error is
-    raised to the caller at its next `submit` or at `close`. Jobs still queued when the caller fails are
-    dropped (a retry resumes their bundles).
-    """
-
-    def __init__(self, in_flight: int = 1, depth: int = SEND_QUEUE_DEPTH) -> None:
-        self._pool = ThreadPoolExecutor(in_flight, thread_name_prefix="td-send") if in_flight > 1 else None
-        self._window = threading.Semaphore(in_flight)
-        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=depth + in_flight - 1)
-        self._error: BaseException | None = None
-        self._stopped = False
-        self._thread = threading.Thread(target=self._loop, name="td-sender", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while (job := self._queue.get()) is not None:
-            send, then, sent = job
-            try:
-                if self._error is None and not self._stopped:
-                    then(sent.result() if sent is not None else send() if send is not None else None)
-                elif sent is not None:
-                    sent.cancel()
-            except BaseException as error:  # handed to the caller's thread
-                self._error = error
-            finally:
-                if sent is not None:
-                    self._window.release()
-
-    def submit(self, then: Callable[[Any], None], send: Callable[[], Any] | None = None) -> None:
-        """Run `then(send())`: `send` on a sending thread, `then` in submission order."""
-        if self._error is not None:
-            raise self._error
-        sent = None
-        if self._pool is not None and send is not None:
-            self._window.acquire()
-            if self._error is not None:  # it failed while this waited for room
-                self._window.release()
-                raise self._error
-            sent = self._pool.submit(send)
-        self._queue.put((send, then, sent))
-
-    def close(self) -> None:
-        """Wait until every submitted job has run; raise the first failure."""
-        self._queue.put(None)
-        self._thread.join()
-        self._shutdown()
-        if self._error is not None:
-            raise self._error
-
-    def abort(self) -> None:
-        """Stop after the requests in flight; drop the rest."""
-        self._stopped = True
-        self._queue.put(None)
-        self._thread.join()
-        self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-_Job = tuple[Callable[[], Any] | None, Callable[[Any], None], Future | None]
 
 
 class Delivery:
@@ -259,14 +95,15 @@ class Delivery:
         done = len(ordered) - len(todo)
         in_flight = self.settings.requests_in_flight or self.sink.requests_in_flight
         self.sink.reserve_connections(in_flight)
-        sender = _Sender(in_flight)
+        sender = Sender(in_flight)
         # The files are fetched ahead in the order every bundle will read them, across bundles, so a GET's
         # round trip never stalls the reading, not even at a bundle's first file.
-        bundles = list(self._bundles(todo, delivering, known))
+        resumed = bundles_to_resume(self.ledger, known, delivering, self.fingerprint, self.settings.generation)
+        bundles = list(plan_bundles(todo, resumed))
         self._reader = ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="staging-read")
         self._reading = self.staging.read_ahead([staged for bundle in bundles for staged in bundle], self._reader)
         try:
-            with _fewer_collections:
+            with fewer_collections:
                 for bundle in bundles:
                     self._claim_and_deliver(bundle, sender)
                     done += len(bundle)
@@ -302,53 +139,8 @@ class Delivery:
         progress = self.ledger.progress(staged)
         return progress is not None and progress.finished and progress.generation == self.settings.generation
 
-    def _bundles(self, todo: list[StagedFile], delivering: frozenset[str],
-                 known: dict[str, FileState]) -> Iterator[list[StagedFile]]:
-        """Bundles in delivery order. Open bundles that hold pending files come whole and as they were, each at
-        its place in that order; between them come new bundles of one event type each, growing, never reaching
-        past the next open bundle.
 
-        A retry must read the files in the order the failed try did: several bundles can be unfinished at a
-        kill (one read while the one before is sent), and read in another order, dedupe would keep a
-        duplicate in a different bundle, so batches already sent would not be the ones rebuilt.
-
-        `delivering` holds the identities of `todo`; only the files of resumed bundles (usually none) get a
-        set of their own, as a second set of every pending identity weighs as much as the first.
-        """
-        taken: set[str] = set()
-        resumed: list[list[StagedFile]] = []
-        for bundle, details in self.ledger.open_bundles():
-            members = [StagedFile.from_dict(item) for item in details.get("files", ())]
-            if all(member.identity in known for member in members):
-                self.ledger.close_bundle(bundle)
-                continue
-            same_settings = (details.get("fingerprint"), details.get("generation")) == (
-                self.fingerprint, self.settings.generation)
-            if same_settings and any(member.identity in delivering and member.identity not in taken
-                                     for member in members):
-                taken.update(member.identity for member in members)
-                resumed.append(members)
-        resumed.sort(key=lambda members: delivery_order(members[0]), reverse=True)
-        rest = [staged for staged in todo if staged.identity not in taken] if taken else todo
-        size = 1
-        start = 0
-        while start < len(rest) or resumed:
-            if resumed and (start == len(rest) or delivery_order(resumed[-1][0]) < delivery_order(rest[start])):
-                members = resumed.pop()
-                log.info("Resuming an open bundle of %d file(s), from %s", len(members), members[0].key)
-                yield members
-                continue
-            limit = delivery_order(resumed[-1][0]) if resumed else None
-            end, nbytes = start + 1, rest[start].size
-            while (end < len(rest) and end - start < size and nbytes + rest[end].size <= BUNDLE_MAX_BYTES
-                   and rest[end].event_type == rest[start].event_type
-                   and (limit is None or delivery_order(rest[end]) < limit)):
-                nbytes += rest[end].size
-                end += 1
-            yield rest[start:end]
-            start, size = end, min(size * 2, BUNDLE_MAX_FILES)
-
-    def _claim_and_deliver(self, files: list[StagedFile], sender: _Sender) -> None:
+    def _claim_and_deliver(self, files: list[StagedFile], sender: Sender) -> None:
         """Claim the bundle's files and read them into batches for the sender; the sender commits the bundle
         and releases the claim after the last batch."""
         claimed, token = self.ledger.claim_files(files, self.owner, self.settings.claim_ttl)
@@ -379,7 +171,7 @@ class Delivery:
         return bundle_name(self.fingerprint, self.settings.generation, (staged.identity for staged in files))
 
     def _deliver_bundle(self, files: list[StagedFile], known: dict[str, FileState], token: str,
-                        sender: _Sender) -> None:
+                        sender: Sender) -> None:
         bundle = self._bundle_name(files)
         generation = self.settings.generation
         progress = self.ledger.bundle_progress(bundle)
@@ -426,10 +218,10 @@ class Delivery:
                 return events
         raise RuntimeError(f"{staged.key} is not in the run's reading order")
 
-    def _submit(self, sender: _Sender, batch: Batch, state: _SendState) -> None:
+    def _submit(self, sender: Sender, batch: Batch, state: _SendState) -> None:
         sender.submit(partial(self._record, batch, state), partial(self._send, batch, state))
 
-    def _read_member(self, member: _Member, events: Iterator[dict | BadEvent], batcher: Batcher, sender: _Sender,
+    def _read_member(self, member: _Member, events: Iterator[dict | BadEvent], batcher: Batcher, sender: Sender,
                      state: _SendState) -> None:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
@@ -584,44 +376,6 @@ class Delivery:
         )
 
 
-GC_YOUNG_THRESHOLD = 50_000
-
-
-class _FewerCollections:
-    """Run the hot loop with fewer cyclic-garbage collections, and restore the settings after.
-
-    Each event allocates a few dicts that are never cyclic, and a batch holds up to 10,000 of them, so at
-    CPython's default threshold (700 allocations) the collector walks the young heap every ~100 events
-    and, now and then, all of Airflow's objects: 7-8 % of a delivery's CPU here. Objects alive before the
-    run are frozen (never scanned) and the young generation is collected every 50,000 allocations. The
-    settings are process-wide, so deliveries running at once in one process share one relaxation: the
-    first in saves the settings, the last out restores them.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._users = 0
-        self._saved = gc.get_threshold()
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._users == 0:
-                self._saved = gc.get_threshold()
-                gc.freeze()
-                gc.set_threshold(max(self._saved[0], GC_YOUNG_THRESHOLD), *self._saved[1:])
-            self._users += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users == 0:
-                gc.set_threshold(*self._saved)
-                gc.unfreeze()
-
-
-_fewer_collections = _FewerCollections()
-
-
 @dataclass
 class _SendState:
     """What the sender thread updates for one bundle."""
@@ -631,81 +385,3 @@ class _SendState:
     members: list[_Member]
     totals: Counter
     checkpointed: float
-
-
-def plan_event_type_groups(files: list[StagedFile], target_bytes: int = 256 << 20) -> list[list[str]]:
-    """Event-type groups for mapped tasks: seconds of work each, never one small file per task.
-
-    An event type is never split across groups, because Braze's duplicates never cross event types and
-    dedupe then stays within one task. Small types are packed together up to `target_bytes`.
-    """
-    sizes: Counter = Counter()
-    for staged in files:
-        sizes[staged.event_type] += max(staged.size, 1)
-    groups: list[list[str]] = []
-    current: list[str] = []
-    current_bytes = 0
-    for event_type, size in sorted(sizes.items(), key=lambda item: (-item[1], item[0])):
-        if current and current_bytes + size > target_bytes:
-            groups.append(current)
-            current, current_bytes = [], 0
-        current.append(event_type)
-        current_bytes += size
-    if current:
-        groups.append(current)
-    return groups
-
-
-def requeue_quarantined(ledger: Ledger, sink: Sink, *, discard: bool = False) -> dict:
-    """Send quarantined events again (after the cause is fixed), or `discard` them on purpose.
-
-    Events accepted now leave the quarantine; events rejected again stay, with the new reason. A file
-    whose quarantine is empty is marked delivered. Unreadable-file records only leave with `discard`.
-    Batch identities come from the record's path and content, so a crashed requeue repeated with the
-    import sink sends nothing twice.
-    """
-    outcome: Counter = Counter()
-    touched: dict[str, StagedFile] = {}
-    for path, record in ledger.quarantined():
-        staged = StagedFile.from_dict(record["staged"])
-        touched[staged.identity] = staged
-        if discard:
-            ledger.record_discard(path, record)
-            ledger.resolve_quarantine(path)
-            outcome["discarded_records"] += 1
-            continue
-        entries = record.get("events", ())
-        if not entries:
-            outcome["records_kept"] += 1
-            continue
-        rejected: list[dict] = []
-        events = []
-        for entry in entries:
-            try:
-                events.append(normalise_http_event(entry["event"], staged.event_type))
-            except InvalidEvent as error:
-                rejected.append({"reason": str(error), "event": entry["event"]})
-        batcher = sink.batcher()
-        batches: list[Batch] = []
-        for event in events:
-            try:
-                route, item = sink.encode(event)
-                batches.extend(batcher.add(route, item, event))
-            except EventEncodeError as error:
-                rejected.append({"reason": str(error), "event": event})
-        batches.extend(batcher.flush())
-        for batch in batches:
-            batch.key = requeue_batch_key(path, batch.index, batch.items)
-            result = sink.send(batch)
-            outcome["sent"] += result.accepted
-            rejected.extend({"reason": rejection.reason, "event": rejection.event} for rejection in result.rejected)
-        outcome["rejected_again"] += len(rejected)
-        ledger.resolve_quarantine(path)
-        if rejected:
-            ledger.quarantine(staged, path.rsplit("/", 1)[1].removesuffix(".json"), {"events": rejected})
-    still_quarantined = {record["identity"] for _, record in ledger.quarantined()}
-    for identity, staged in touched.items():
-        if identity not in still_quarantined:
-            ledger.set_state(staged, DELIVERED)
-            outcome["files_delivered"] += 1
-    return dict(outcome)

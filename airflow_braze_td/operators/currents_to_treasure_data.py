@@ -22,11 +22,13 @@ from airflow_braze_td.currents.staging import StagingArea, StagingNotFoundError
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, EventFilter, FieldTransform
 from airflow_braze_td.delivery.lag import log_not_due, pending_files
 from airflow_braze_td.delivery.ledger import FIRST_GENERATION, Ledger
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, plan_event_type_groups
+from airflow_braze_td.delivery.groups import plan_event_type_groups
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.delivery.sink import Sink
 from airflow_braze_td.hooks.currents import CurrentsExportHook
-from airflow_braze_td.identities import replay_generation
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
+from airflow_braze_td.identities import replay_generation
 from airflow_braze_td.links import TABLES_XCOM_KEY, TreasureDataTableLink
 from airflow_braze_td.operators.lineage import TABLES_ALIAS, WrittenTables, openlineage_facets
 from airflow_braze_td.treasure_data.errors import TDError

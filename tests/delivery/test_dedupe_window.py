@@ -20,7 +20,8 @@ from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, id_hash, sorted_hashes
 from airflow_braze_td.delivery.ledger import Ledger
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import delivered_ids, ledger_in, sink_for
 

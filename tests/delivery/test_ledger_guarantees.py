@@ -19,7 +19,9 @@ from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 from airflow_braze_td.delivery.batching import BatchLimits
 from airflow_braze_td.delivery.filters import id_hash
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, Ledger
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, requeue_quarantined
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.requeue import requeue_quarantined
+from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.emulator import Fault
 from airflow_braze_td.treasure_data.errors import TDAuthError
 from tests.conftest import open_record, write_avro

@@ -17,13 +17,10 @@ from airflow_braze_td.currents.layout import parse_key, staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.batching import BatchLimits
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
-from airflow_braze_td.delivery.pipeline import (
-    GC_YOUNG_THRESHOLD,
-    Delivery,
-    DeliverySettings,
-    _fewer_collections,
-    delivery_order,
-)
+from airflow_braze_td.delivery.bundles import delivery_order
+from airflow_braze_td.delivery.collector import GC_YOUNG_THRESHOLD, fewer_collections
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.emulator import Fault
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
@@ -138,14 +135,14 @@ def test_overlapping_deliveries_in_one_process_restore_the_settings_when_the_las
     seen: dict[str, tuple] = {}
 
     def first() -> None:
-        with _fewer_collections:
+        with fewer_collections:
             first_in.set()
             second_in.wait(10)
         first_out.set()
 
     def second() -> None:
         first_in.wait(10)
-        with _fewer_collections:
+        with fewer_collections:
             second_in.set()
             first_out.wait(10)
             seen["after the first left"] = gc.get_threshold()

@@ -16,7 +16,8 @@ import pendulum
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.filters import EventFilter
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings
 from tests.currents.test_conformance import AVRO_ONLY_TYPES, PRESENT_ON_ONE_SIDE_ONLY, _twin
 from tests.delivery.conftest import ledger_in, sink_for
 

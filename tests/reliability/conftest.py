@@ -19,7 +19,8 @@ from fsspec.implementations.local import LocalFileSystem
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.ledger import DELIVERED, Ledger
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings, DeliverySummary
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings, DeliverySummary
 from airflow_braze_td.emulator import Emulator
 from airflow_braze_td.operators.currents_to_treasure_data import BrazeCurrentsToTreasureDataOperator
 from airflow_braze_td.treasure_data.client import TDClient

@@ -21,7 +21,8 @@ from airflow_braze_td.cli import main
 from airflow_braze_td.currents.staging import StagingNotFoundError
 from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, LedgerNotWritableError
-from airflow_braze_td.delivery.pipeline import Delivery, DeliverySettings
+from airflow_braze_td.delivery.pipeline import Delivery
+from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.emulator import Emulator
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
 from airflow_braze_td.treasure_data.errors import TDAuthError, TDNotFoundError, TDTransientError

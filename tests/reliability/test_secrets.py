@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, redact
 from airflow_braze_td.cli import main
 from airflow_braze_td.delivery.batching import Batch
 from airflow_braze_td.delivery.ledger import QUARANTINED
-from airflow_braze_td.delivery.pipeline import DeliverySettings
+from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.emulator import Emulator, Fault
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook
 from airflow_braze_td.treasure_data.endpoints import Endpoints, InsecureURLError
