@@ -25,7 +25,7 @@ import pendulum
 from airflow_braze_td.currents.catalog import EVENT_TYPES
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
-from airflow_braze_td.delivery.lag import lag_report, pending_files
+from airflow_braze_td.delivery.lag import LagStatus, lag_report, pending_files
 from airflow_braze_td.delivery.ledger import DELIVERED, Ledger
 
 EVENT_TYPE_COUNT = 20
@@ -60,7 +60,7 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[list[float], objec
     return seconds, result
 
 
-def sensor_check(staging_url: str, ledger_url: str) -> Callable[[], dict]:
+def sensor_check(staging_url: str, ledger_url: str) -> Callable[[], LagStatus]:
     """The lag sensor's own check (`DeliveryLagTrigger.check`), imported late: it loads Airflow."""
     from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
@@ -96,7 +96,7 @@ def run(workdir: Path, files: int, repeat: int) -> dict:
         "delivered_in_ledger": len(states),
         "pending_count": len(pending),
         "lag_report_pending": report.pending_files,
-        "sensor_status": outcome["status"],
+        "sensor_status": outcome.status,
         "setup": {"stage_s": round(staged_seconds, 1), "ledger_s": round(ledger_seconds, 1)},
         "staging_list": figures(list_seconds),
         "ledger_states": figures(states_seconds),

@@ -61,3 +61,7 @@ def test_delivery_never_imports_treasure_data(path: Path) -> None:
 @pytest.mark.parametrize("path", modules_under(*CORE), ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_the_core_never_imports_airflow(path: Path) -> None:
     assert imports_from(path, "airflow") == []
+
+
+def test_the_trigger_does_not_import_the_operator() -> None:
+    assert imports_from(PACKAGE / "triggers" / "delivery_lag.py", "airflow_braze_td.operators") == []

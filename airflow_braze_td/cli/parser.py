@@ -15,6 +15,7 @@ from airflow_braze_td.cli.errors import ATTENTION, ERROR, EXIT_CODES, FAIL_LINE,
 from airflow_braze_td.coerce import as_number
 from airflow_braze_td.currents.sample import CODECS
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
+from airflow_braze_td.delivery.lag import DEFAULT_THRESHOLDS
 from airflow_braze_td.treasure_data.sinks import MODES
 
 
@@ -135,11 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--ledger", required=True, metavar="URL", help="the delivery ledger")
     status.add_argument("--event-type", action="append", default=[], metavar="PATTERN",
                         help="only these event types (name or glob; repeatable); default: all")
-    status.add_argument("--loss-window-hours", type=_number(0), default=48.0, metavar="HOURS",
+    status.add_argument("--loss-window-hours", type=_number(0), default=DEFAULT_THRESHOLDS.loss_window_hours, metavar="HOURS",
                         help="Braze's loss window")
-    status.add_argument("--fail-margin-hours", type=_number(0), default=12.0, metavar="HOURS",
+    status.add_argument("--fail-margin-hours", type=_number(0), default=DEFAULT_THRESHOLDS.fail_margin_hours, metavar="HOURS",
                         help="the fail line is this long before the loss window closes")
-    status.add_argument("--warn-after-hours", type=_number(0), default=6.0, metavar="HOURS",
+    status.add_argument("--warn-after-hours", type=_number(0), default=DEFAULT_THRESHOLDS.warn_after_hours, metavar="HOURS",
                         help="the warn line")
     status.add_argument("--dedupe-hours", type=_whole(0), default=DEFAULT_DEDUPE_HOURS, metavar="HOURS",
                         help="the deliveries' dedupe window (the operator's dedupe_hours), for the ids it holds")

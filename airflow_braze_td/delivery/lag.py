@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import pendulum
 
@@ -25,6 +25,29 @@ HOUR = 3600.0
 EXAMPLES = 5
 DRAIN_WINDOW_SECONDS = HOUR  # the drain and arrival rates are those of the last hour
 MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class LagThresholds:
+    """Fail at `loss_window - fail_margin` so someone can act before Braze drops the events."""
+
+    loss_window_hours: float = 48.0
+    fail_margin_hours: float = 12.0
+    warn_after_hours: float = 6.0
+    max_staging_silence_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fail_margin_hours < self.loss_window_hours:
+            raise ValueError("fail_margin_hours must be at least 0 and below loss_window_hours")
+
+    @property
+    def fail_line_hours(self) -> float:
+        return self.loss_window_hours - self.fail_margin_hours
+
+
+# The defaults of the sensor, the trigger and `braze-td status`: Braze's 48-hour loss window, failing 12 hours
+# before it closes and warning after 6 hours of lag.
+DEFAULT_THRESHOLDS = LagThresholds()
 
 
 @dataclass
@@ -70,7 +93,7 @@ def measure_lag(
     *,
     now: pendulum.DateTime | None = None,
     event_types: EventTypeSelector | None = None,
-    loss_window_hours: float = 48.0,
+    loss_window_hours: float = DEFAULT_THRESHOLDS.loss_window_hours,
     finished_at: Mapping[str, float] | None = None,
 ) -> LagReport:
     """Lag of the files due by `now` (queue hour before it), with a per event type and hour breakdown, and
@@ -171,7 +194,8 @@ def log_not_due(files: list[StagedFile], now: pendulum.DateTime) -> None:
 
 
 def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSelector | None = None,
-               loss_window_hours: float = 48.0, now: pendulum.DateTime | None = None) -> LagReport:
+               loss_window_hours: float = DEFAULT_THRESHOLDS.loss_window_hours,
+               now: pendulum.DateTime | None = None) -> LagReport:
     """One staging listing plus one ledger listing -> the lag report."""
     states = ledger.states()
     return measure_lag(staging.list(event_types), states, now=now, event_types=event_types,
@@ -179,28 +203,46 @@ def lag_report(staging: StagingArea, ledger: Ledger, *, event_types: EventTypeSe
 
 
 @dataclass(frozen=True)
-class LagThresholds:
-    """Fail at `loss_window - fail_margin` so someone can act before Braze drops the events."""
+class LagStatus:
+    """Where delivery stands: "delivered", "waiting", "failed" (past a fail line), "handed_over" (still waiting
+    after the check's time) or "error" (the check itself could not run); `report` unless an error."""
 
-    loss_window_hours: float = 48.0
-    fail_margin_hours: float = 12.0
-    warn_after_hours: float = 6.0
-    max_staging_silence_hours: float | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.fail_margin_hours < self.loss_window_hours:
-            raise ValueError("fail_margin_hours must be at least 0 and below loss_window_hours")
-
-    @property
-    def fail_line_hours(self) -> float:
-        return self.loss_window_hours - self.fail_margin_hours
-
-
-@dataclass(frozen=True)
-class LagVerdict:
-    status: str  # "delivered", "waiting" or "failed"
+    status: str
     message: str
     warning: str | None = None
+    report: LagReport | None = None
+
+    def to_dict(self) -> dict:
+        """Plain values, for a trigger event."""
+        return {"status": self.status, "message": self.message, "warning": self.warning,
+                "report": self.report.to_dict() if self.report else None}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> LagStatus:
+        report = values.get("report")
+        return cls(values["status"], values["message"], values.get("warning"),
+                   LagReport(**report) if report else None)
+
+
+def check_lag(
+    staging: StagingArea,
+    ledger: Ledger,
+    thresholds: LagThresholds = DEFAULT_THRESHOLDS,
+    *,
+    event_types: EventTypeSelector | None = None,
+    hand_over_at: float | None = None,
+    now: pendulum.DateTime | None = None,
+) -> LagStatus:
+    """The lag check of the sensor and its trigger: one staging listing and one ledger listing, judged against
+    `thresholds`; still waiting at or after `hand_over_at` (Unix time), the watch is handed over."""
+    now = now or pendulum.now("UTC")
+    report = lag_report(staging, ledger, event_types=event_types, loss_window_hours=thresholds.loss_window_hours,
+                        now=now)
+    status = judge(report, thresholds, ledger.last_errors)
+    if status.status == "waiting" and hand_over_at is not None and now.timestamp() >= hand_over_at:
+        return replace(status, status="handed_over",
+                       message=f"{status.message}; handing the watch over to the next run's check")
+    return status
 
 
 def overdue(report: LagReport, hours: float) -> bool:
@@ -210,21 +252,22 @@ def overdue(report: LagReport, hours: float) -> bool:
 
 def judge(
     report: LagReport, thresholds: LagThresholds, last_errors: Callable[[], Sequence[dict]] = tuple
-) -> LagVerdict:
+) -> LagStatus:
     """Delivered, still waiting, or failed: at or past the fail line the DAG must fail loudly, with the
     current delivery errors (`last_errors`, read only then: a check that passes costs no more reads)."""
     fail_line = thresholds.fail_line_hours
     silence = report.staging_silence_hours
     silence_limit = thresholds.max_staging_silence_hours
     if overdue(report, fail_line):
-        return LagVerdict("failed", _lag_message(report, thresholds, last_errors()))
+        return LagStatus("failed", _lag_message(report, thresholds, last_errors()), report=report)
     if silence_limit is not None and silence is not None and silence >= fail_line:
-        return LagVerdict(
+        return LagStatus(
             "failed",
             f"No Braze Currents file has been staged for {silence:.1f} h (newest at {report.newest_staged_at}), "
             f"past the fail line of {fail_line:.1f} h. Braze may be unable to write to the bucket: check the "
             "Currents integration's credentials and bucket permissions in Braze. Braze drops what it cannot "
             "write (after 48 hours on Azure, 5 days on S3 and GCS).",
+            report=report,
         )
     warnings: list[str] = []
     if overdue(report, thresholds.warn_after_hours):
@@ -243,13 +286,14 @@ def judge(
         )
     warning = " ".join(warnings) or None
     if report.pending_files + report.quarantined_files:
-        return LagVerdict(
+        return LagStatus(
             "waiting",
             f"{report.pending_files} file(s) pending and {report.quarantined_files} quarantined; "
             f"lag {report.lag_hours:.1f} h of a {fail_line:.1f} h fail line",
             warning,
+            report,
         )
-    return LagVerdict("delivered", f"all {report.staged_files} staged file(s) due are delivered", warning)
+    return LagStatus("delivered", f"all {report.staged_files} staged file(s) due are delivered", warning, report)
 
 
 def drain_outlook(report: LagReport) -> str:

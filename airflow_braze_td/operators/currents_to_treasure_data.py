@@ -14,7 +14,6 @@ from airflow.providers.common.compat.sdk import (
     Asset,
     AssetAlias,
     BaseOperator,
-    ObjectStoragePath,
 )
 from airflow_braze_td.coerce import as_bool, as_names
 from airflow_braze_td.currents.layout import StagedFile, unknown_event_types
@@ -27,18 +26,13 @@ from airflow_braze_td.delivery.pipeline import Delivery
 from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.delivery.sink import Sink
 from airflow_braze_td.hooks.currents import CurrentsExportHook
+from airflow_braze_td.hooks.ledger import ledger_at
 from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_key
 from airflow_braze_td.identities import replay_generation
 from airflow_braze_td.links import TABLES_XCOM_KEY, TreasureDataTableLink
 from airflow_braze_td.operators.lineage import TABLES_ALIAS, WrittenTables, openlineage_facets
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.sinks import MODES
-
-
-def ledger_at(url: str, conn_id: str | None = None) -> Ledger:
-    """The delivery ledger at an `ObjectStoragePath` URL (credentials from `conn_id`)."""
-    path = ObjectStoragePath(str(url), conn_id=conn_id)
-    return Ledger(path.fs, path.path)
 
 
 def _as_time(value: Any) -> pendulum.DateTime | None:

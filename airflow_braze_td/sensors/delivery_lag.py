@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.common.compat.sdk import (
+    AirflowException,
     AirflowFailException,
     AirflowSkipException,
     BaseSensorOperator,
@@ -15,6 +16,10 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow_braze_td.coerce import as_names, as_number, as_optional_number
 from airflow_braze_td.compat import SERVES_FASTAPI_PLUGINS
+from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.delivery.lag import DEFAULT_THRESHOLDS, LagStatus, LagThresholds, check_lag
+from airflow_braze_td.hooks.currents import CurrentsExportHook
+from airflow_braze_td.hooks.ledger import ledger_at
 from airflow_braze_td.links import DeliveryLagPageLink
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
@@ -47,10 +52,10 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         staging_conn_id: str | None = None,
         ledger_conn_id: str | None = None,
         event_types: Sequence[str] | None = None,
-        loss_window_hours: float = 48.0,
-        fail_margin_hours: float = 12.0,
-        warn_after_hours: float = 6.0,
-        max_staging_silence_hours: float | None = None,
+        loss_window_hours: float = DEFAULT_THRESHOLDS.loss_window_hours,
+        fail_margin_hours: float = DEFAULT_THRESHOLDS.fail_margin_hours,
+        warn_after_hours: float = DEFAULT_THRESHOLDS.warn_after_hours,
+        max_staging_silence_hours: float | None = DEFAULT_THRESHOLDS.max_staging_silence_hours,
         hand_over_after_minutes: float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -70,15 +75,16 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         self.hand_over_after_minutes = hand_over_after_minutes
         self.deferrable = deferrable
 
-    def _trigger(self, context: Any) -> DeliveryLagTrigger:
-        """The check, with its templated numbers read the one way (`coerce`); a bad one fails without retries."""
+    def _settings(self, context: Any) -> tuple[LagThresholds, list[str], float | None]:
+        """The thresholds, event types and hand-over time (Unix), templated values read the one way (`coerce`);
+        a bad one fails without retries."""
         try:
             hand_over_after = as_optional_number(self.hand_over_after_minutes, "hand_over_after_minutes")
-            thresholds = {
-                name: as_number(getattr(self, name), name)
-                for name in ("loss_window_hours", "fail_margin_hours", "warn_after_hours")
-            }
-            silence = as_optional_number(self.max_staging_silence_hours, "max_staging_silence_hours")
+            thresholds = LagThresholds(
+                *(as_number(getattr(self, name), name)
+                  for name in ("loss_window_hours", "fail_margin_hours", "warn_after_hours")),
+                as_optional_number(self.max_staging_silence_hours, "max_staging_silence_hours"),
+            )
             event_types = as_names(self.event_types, "event_types")
         except ValueError as error:
             raise AirflowFailException(str(error)) from None
@@ -86,59 +92,72 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         hand_over_at = None
         if hand_over_after is not None and interval_end is not None:
             hand_over_at = interval_end.timestamp() + hand_over_after * 60
-        return DeliveryLagTrigger(
-            str(self.staging_url),
-            str(self.ledger_url),
-            staging_conn_id=self.staging_conn_id,
-            ledger_conn_id=self.ledger_conn_id,
-            event_types=event_types,
-            **thresholds,
-            max_staging_silence_hours=silence,
-            poke_interval=float(self.poke_interval),
+        return thresholds, event_types, hand_over_at
+
+    def _check(self, thresholds: LagThresholds, event_types: list[str], hand_over_at: float | None) -> LagStatus:
+        return check_lag(
+            CurrentsExportHook(str(self.staging_url), self.staging_conn_id).staging,
+            ledger_at(str(self.ledger_url), self.ledger_conn_id),
+            thresholds,
+            event_types=EventTypeSelector(event_types),
             hand_over_at=hand_over_at,
         )
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        trigger = self._trigger(context)
-        outcome = trigger.check()
-        if outcome["status"] == "waiting":
+        thresholds, event_types, hand_over_at = self._settings(context)
+        status = self._check(thresholds, event_types, hand_over_at)
+        if status.status == "waiting":
             self.defer(
-                trigger=trigger,
+                trigger=DeliveryLagTrigger(
+                    str(self.staging_url),
+                    str(self.ledger_url),
+                    staging_conn_id=self.staging_conn_id,
+                    ledger_conn_id=self.ledger_conn_id,
+                    event_types=event_types,
+                    loss_window_hours=thresholds.loss_window_hours,
+                    fail_margin_hours=thresholds.fail_margin_hours,
+                    warn_after_hours=thresholds.warn_after_hours,
+                    max_staging_silence_hours=thresholds.max_staging_silence_hours,
+                    poke_interval=float(self.poke_interval),
+                    hand_over_at=hand_over_at,
+                ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
-        return self._conclude(context, outcome)
+        return self._conclude(context, status)
 
     def poke(self, context: Any) -> bool:
-        outcome = self._trigger(context).check()
-        if outcome["status"] == "waiting":
-            self._publish(context, outcome)
-            self.log.info(outcome["message"])
+        status = self._check(*self._settings(context))
+        if status.status == "waiting":
+            self._publish(context, status)
+            self.log.info(status.message)
             return False
-        self._conclude(context, outcome)
+        self._conclude(context, status)
         return True
 
     def execute_complete(self, context: Any, event: dict) -> float:
-        return self._conclude(context, event)
+        return self._conclude(context, LagStatus.from_dict(event))
 
-    def _publish(self, context: Any, outcome: dict) -> float:
-        lag = float(outcome["report"]["lag_hours"])
-        Stats.gauge(LAG_GAUGE, lag)
-        context["ti"].xcom_push(key="lag_hours", value=lag)
-        context["ti"].xcom_push(key="hours_left", value=float(outcome["report"]["hours_left"]))
-        context["ti"].xcom_push(key="hours_to_clear", value=outcome["report"]["hours_to_clear"])
-        if outcome["warning"]:
-            self.log.warning(outcome["warning"])
-        return lag
+    def _publish(self, context: Any, status: LagStatus) -> float:
+        report = status.report
+        Stats.gauge(LAG_GAUGE, report.lag_hours)
+        context["ti"].xcom_push(key="lag_hours", value=report.lag_hours)
+        context["ti"].xcom_push(key="hours_left", value=report.hours_left)
+        context["ti"].xcom_push(key="hours_to_clear", value=report.hours_to_clear)
+        if status.warning:
+            self.log.warning(status.warning)
+        return report.lag_hours
 
-    def _conclude(self, context: Any, outcome: dict) -> float:
-        lag = self._publish(context, outcome)
-        if outcome["status"] == "failed":
-            self.log.error(outcome["message"])
-            raise AirflowFailException(outcome["message"])
-        if outcome["status"] == "handed_over":
-            raise AirflowSkipException(outcome["message"])
-        self.log.info(outcome["message"])
+    def _conclude(self, context: Any, status: LagStatus) -> float:
+        if status.status == "error":  # the trigger's check could not run: a retry may
+            raise AirflowException(status.message)
+        lag = self._publish(context, status)
+        if status.status == "failed":
+            self.log.error(status.message)
+            raise AirflowFailException(status.message)
+        if status.status == "handed_over":
+            raise AirflowSkipException(status.message)
+        self.log.info(status.message)
         return lag

@@ -6,18 +6,20 @@ It only reads (one staging listing, one ledger listing per check) and never post
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_braze_td.currents.events import EventTypeSelector
-from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
+from airflow_braze_td.delivery.lag import DEFAULT_THRESHOLDS, LagStatus, LagThresholds, check_lag
+from airflow_braze_td.hooks.currents import CurrentsExportHook
+from airflow_braze_td.hooks.ledger import ledger_at
 
 
 class DeliveryLagTrigger(BaseTrigger):
     """Checks the lag every `poke_interval` seconds until everything due is delivered, the fail line is hit,
-    or `hand_over_at` (Unix time) passes while still waiting."""
+    or `hand_over_at` (Unix time) passes while still waiting. A check that cannot run (storage unreachable,
+    a bad setting) ends in an "error" event, which fails the sensor's try."""
 
     def __init__(
         self,
@@ -27,10 +29,10 @@ class DeliveryLagTrigger(BaseTrigger):
         staging_conn_id: str | None = None,
         ledger_conn_id: str | None = None,
         event_types: list[str] | None = None,
-        loss_window_hours: float = 48.0,
-        fail_margin_hours: float = 12.0,
-        warn_after_hours: float = 6.0,
-        max_staging_silence_hours: float | None = None,
+        loss_window_hours: float = DEFAULT_THRESHOLDS.loss_window_hours,
+        fail_margin_hours: float = DEFAULT_THRESHOLDS.fail_margin_hours,
+        warn_after_hours: float = DEFAULT_THRESHOLDS.warn_after_hours,
+        max_staging_silence_hours: float | None = DEFAULT_THRESHOLDS.max_staging_silence_hours,
         poke_interval: float = 300.0,
         hand_over_at: float | None = None,
     ) -> None:
@@ -65,32 +67,32 @@ class DeliveryLagTrigger(BaseTrigger):
             },
         )
 
-    def check(self) -> dict:
-        """One synchronous check: the report and the verdict, as plain values."""
-        from airflow_braze_td.hooks.currents import CurrentsExportHook
-        from airflow_braze_td.operators.currents_to_treasure_data import ledger_at
-
-        staging = CurrentsExportHook(self.staging_url, self.staging_conn_id).staging
-        ledger = ledger_at(self.ledger_url, self.ledger_conn_id)
+    def check(self) -> LagStatus:
+        """One synchronous check."""
         thresholds = LagThresholds(
             self.loss_window_hours, self.fail_margin_hours, self.warn_after_hours, self.max_staging_silence_hours
         )
-        report = lag_report(
-            staging, ledger, event_types=EventTypeSelector(self.event_types), loss_window_hours=self.loss_window_hours
+        return check_lag(
+            CurrentsExportHook(self.staging_url, self.staging_conn_id).staging,
+            ledger_at(self.ledger_url, self.ledger_conn_id),
+            thresholds,
+            event_types=EventTypeSelector(self.event_types),
+            hand_over_at=self.hand_over_at,
         )
-        verdict = judge(report, thresholds, ledger.last_errors)
-        status, message = verdict.status, verdict.message
-        if status == "waiting" and self.hand_over_at is not None and time.time() >= self.hand_over_at:
-            status, message = "handed_over", f"{message}; handing the watch over to the next run's check"
-        return {"status": status, "message": message, "warning": verdict.warning, "report": report.to_dict()}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
-            outcome = await asyncio.to_thread(self.check)
-            if outcome["warning"]:
-                self.log.warning(outcome["warning"])
-            if outcome["status"] != "waiting":
-                yield TriggerEvent(outcome)
+            try:
+                status = await asyncio.to_thread(self.check)
+            except Exception as error:  # the event carries it to the sensor, which fails its try
+                self.log.exception("The delivery lag check failed")
+                message = f"the delivery lag check failed: {type(error).__name__}: {error}"
+                yield TriggerEvent(LagStatus("error", message).to_dict())
                 return
-            self.log.info(outcome["message"])
+            if status.warning:
+                self.log.warning(status.warning)
+            if status.status != "waiting":
+                yield TriggerEvent(status.to_dict())
+                return
+            self.log.info(status.message)
             await asyncio.sleep(self.poke_interval)

@@ -15,7 +15,7 @@ from airflow.providers.common.compat.sdk import conf
 from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.delivery.status import delivery_status
 from airflow_braze_td.hooks.currents import CurrentsExportHook
-from airflow_braze_td.operators.currents_to_treasure_data import ledger_at
+from airflow_braze_td.hooks.ledger import ledger_at
 from airflow_braze_td.ui.page import render_page
 from airflow_braze_td.ui.sources import OPTION, SECTION, LagSource, lag_sources
 

@@ -31,9 +31,9 @@ def test_a_group_that_succeeds_keeps_another_groups_error_for_the_lag_sensor(wor
 
     check = DeliveryLagTrigger(str(world.staging_dir), str(world.ledger_dir), loss_window_hours=4,
                                fail_margin_hours=2).check()
-    assert check["status"] == "failed"
-    assert f"Last delivery error of {OPEN} (import to braze.events_{{event_type}} via" in check["message"]
-    assert "no table braze.events_users_messages_email_open" in check["message"]
+    assert check.status == "failed"
+    assert f"Last delivery error of {OPEN} (import to braze.events_{{event_type}} via" in check.message
+    assert "no table braze.events_users_messages_email_open" in check.message
 
     client_for(world.emulator.url).ensure_table("braze", "events_users_messages_email_open")
     operator_for(world, event_types=[OPEN], **options).execute(run_context())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowSkipException
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
@@ -59,7 +59,7 @@ def test_stale_data_inside_the_window_waits_and_warns(tmp_path):
     assert _sensor(tmp_path).poke(context) is False
     assert 10 <= context["ti"].xcom["lag_hours"] < 11
     outcome = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger")).check()
-    assert outcome["status"] == "waiting" and "Delivery lag is" in outcome["warning"]
+    assert outcome.status == "waiting" and "Delivery lag is" in outcome.warning
 
 
 def test_past_the_fail_line_raises_a_fail_exception_naming_the_file(tmp_path):
@@ -94,21 +94,33 @@ def test_staging_silence_fails_when_enabled(tmp_path):
         _sensor(tmp_path, max_staging_silence_hours=4).poke(_context())
 
 
+def _first_event(trigger: DeliveryLagTrigger) -> dict:
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(first_event())
+
+
 def test_trigger_round_trips_and_fires_on_the_fail_line(tmp_path):
     _stage(tmp_path, hours_ago=40)
     trigger = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger"), poke_interval=0.01)
     path, kwargs = trigger.serialize()
     assert path == "airflow_braze_td.triggers.delivery_lag.DeliveryLagTrigger"
-    rebuilt = DeliveryLagTrigger(**kwargs)
-
-    async def first_event():
-        async for event in rebuilt.run():
-            return event.payload
-
-    payload = asyncio.run(first_event())
+    payload = _first_event(DeliveryLagTrigger(**kwargs))
     assert payload["status"] == "failed" and payload["report"]["pending_files"] == 1
     with pytest.raises(AirflowFailException):
         _sensor(tmp_path).execute_complete(_context(), payload)
+
+
+def test_a_check_that_cannot_run_ends_the_trigger_with_an_error_event_and_fails_the_try(tmp_path):
+    """The trigger's run turns the exception into an event, so the sensor fails its try (retries apply) with
+    the reason, rather than the triggerer failing the trigger."""
+    payload = _first_event(DeliveryLagTrigger(str(tmp_path / "missing"), str(tmp_path / "ledger"), poke_interval=0.01))
+    assert payload["status"] == "error" and "does not exist" in payload["message"]
+    with pytest.raises(AirflowException, match="does not exist") as raised:
+        _sensor(tmp_path).execute_complete(_context(), payload)
+    assert not isinstance(raised.value, AirflowFailException)
 
 
 def test_the_lag_reaches_statsd_as_a_gauge(tmp_path):
