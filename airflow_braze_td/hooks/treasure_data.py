@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, Connection, mask_secret
@@ -19,7 +18,12 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_braze_td.coerce import FALSE_WORDS, NONE_WORDS, TRUE_WORDS, as_bool
 from airflow_braze_td.treasure_data.client import DEFAULT_TIMEOUT, TDClient
 from airflow_braze_td.get_provider_info import TREASURE_DATA_CONNECTION as CONNECTION_TYPE_INFO
-from airflow_braze_td.treasure_data.endpoints import DEFAULT_REGION, Endpoints
+from airflow_braze_td.treasure_data.endpoints import (
+    DEFAULT_REGION,
+    Endpoints,
+    postback_write_key,
+    require_postback_write_key,
+)
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.retry import RetryPolicy
 from airflow_braze_td.treasure_data.sinks import TDSink, make_sink
@@ -31,14 +35,9 @@ _TEST_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=15.0)
 _RETRY_SETTINGS = {"max_attempts": int, "max_total_seconds": float, "initial_wait": float, "max_wait": float}
 
 
-def write_key_of(url: str) -> str | None:
-    """The `td_write_key` of a console postback URL, if it carries one."""
-    return next((value for name, value in parse_qsl(urlsplit(url).query) if name == "td_write_key" and value), None)
-
-
 def mask_write_key(url: str) -> None:
-    """Register the `td_write_key` of a console postback URL for masking."""
-    write_key = write_key_of(url)
+    """Register the write key of a console postback URL for masking."""
+    write_key = postback_write_key(url)
     if write_key:
         mask_secret(write_key)
 
@@ -254,12 +253,7 @@ class TreasureDataHook(HttpHook):
             postback_url = postback_url or (None if table else self._extra("postback_url"))
             if postback_url:
                 mask_write_key(postback_url)
-                if write_key_of(postback_url) is None:
-                    raise ValueError(
-                        f"the postback URL ...{urlsplit(postback_url).path} has no td_write_key. Copy the whole URL "
-                        "from the Treasure Data console (it ends in ?td_write_key=<key>), or leave the postback URL "
-                        "empty and give a database and table to post with the connection's key."
-                    )
+                require_postback_write_key(postback_url)
                 options.setdefault("allow_insecure_http", self._allow_insecure_http())
         return make_sink(
             mode,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import pendulum
 
@@ -31,6 +30,7 @@ from airflow_braze_td.hooks.treasure_data import TreasureDataHook, mask_write_ke
 from airflow_braze_td.identities import replay_generation
 from airflow_braze_td.links import TABLES_XCOM_KEY, TreasureDataTableLink
 from airflow_braze_td.operators.lineage import TABLES_ALIAS, WrittenTables, openlineage_facets
+from airflow_braze_td.treasure_data.endpoints import postback_url_without_query
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.sinks import MODES
 
@@ -230,7 +230,10 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
     def _error_scope(self, group: tuple[str, ...]) -> dict:
         """Whose error a failure is: this delivery as configured (not the table the connection resolves it to,
         so a fix made in the connection clears it), for its event-type group (empty: every type)."""
-        where = _without_query(self.postback_url) or f"{self.database or '(connection default)'}.{self.table}"
+        if self.postback_url:
+            where = postback_url_without_query(self.postback_url)
+        else:
+            where = f"{self.database or '(connection default)'}.{self.table}"
         return {"destination": f"{self.mode} to {where} via {self.td_conn_id}", "event_types": group}
 
     def _settings_error(self, ledger: Ledger, group: tuple[str, ...], message: str) -> AirflowFailException:
@@ -297,11 +300,6 @@ def _due(files: list[StagedFile], now: pendulum.DateTime) -> list[StagedFile]:
     if not_due:
         log_not_due(not_due, now)
     return [staged for staged in files if staged.queue_hour <= now]
-
-
-def _without_query(url: str | None) -> str:
-    """A postback URL without its query, which may carry the write key."""
-    return urlsplit(url)._replace(query="").geturl() if url else ""
 
 
 def _unix(value: Any) -> int | None:

@@ -1,4 +1,5 @@
-"""Where each Treasure Data endpoint family lives, per region (treasure-data.md, "Regions and hosts").
+"""Where each Treasure Data endpoint family lives, per region (treasure-data.md, "Regions and hosts"), and
+what a console postback URL holds.
 
 A `host` override points every family at one base URL (a proxy, or the local emulator). Plain `http://`
 is refused for anything but a loopback host unless the caller opts in, because the API key travels in a
@@ -8,8 +9,9 @@ header on every request.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 DEFAULT_REGION = "us01"
 
@@ -134,3 +136,62 @@ class Endpoints:
     def describe(self) -> str:
         """A short, secret-free description for error messages."""
         return f"host override {self.api}" if self.overridden else f"region {self.region}"
+
+
+POSTBACK_PATH = "/postback/v3/event"
+_POSTBACK_URL_PATH = re.compile(rf"^(?P<prefix>.*){POSTBACK_PATH}/(?P<database>[^/]+)/(?P<table>[^/]+)/?$")
+_WRITE_KEY_PARAMETER = "td_write_key"
+
+
+@dataclass(frozen=True)
+class PostbackURL:
+    """A postback URL as the Treasure Data console gives it:
+    `https://<host>/postback/v3/event/<database>/<table>?td_write_key=<write key>`.
+
+    `base` runs up to `/postback/v3/event`; `query` is the rest of the query string (with its `?`, or empty),
+    without the write key, which is sent in a header so no URL holds it.
+    """
+
+    base: str
+    database: str
+    table: str
+    write_key: str | None
+    query: str
+
+    @classmethod
+    def parse(cls, url: str, *, allow_insecure_http: bool = False) -> PostbackURL:
+        check_url(url, allow_insecure_http=allow_insecure_http)
+        parts = urlsplit(url)
+        match = _POSTBACK_URL_PATH.match(parts.path)
+        if not match:
+            raise ValueError(
+                f"not a Treasure Data postback URL (expected ...{POSTBACK_PATH}/<database>/<table>): {parts.path}"
+            )
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        write_key = next((value for name, value in query if name == _WRITE_KEY_PARAMETER), None)
+        rest = urlencode([(name, value) for name, value in query if name != _WRITE_KEY_PARAMETER])
+        base = f"{parts.scheme}://{parts.netloc}{match['prefix']}{POSTBACK_PATH}"
+        return cls(base, match["database"], match["table"], write_key, f"?{rest}" if rest else "")
+
+
+def postback_write_key(url: str) -> str | None:
+    """The write key a postback URL carries, if any; read without checking the URL, so that a key can be
+    masked before anything else looks at (or logs) the URL."""
+    return next((value for name, value in parse_qsl(urlsplit(url).query)
+                 if name == _WRITE_KEY_PARAMETER and value), None)
+
+
+def require_postback_write_key(url: str) -> None:
+    """Refuse a postback URL without its write key: most likely a truncated paste, and sent with another
+    key instead, a postback for the wrong account is answered 200 and then dropped by Treasure Data."""
+    if postback_write_key(url) is None:
+        raise ValueError(
+            f"the postback URL ...{urlsplit(url).path} has no {_WRITE_KEY_PARAMETER}. Copy the whole URL from the "
+            f"Treasure Data console (it ends in ?{_WRITE_KEY_PARAMETER}=<key>), or leave the postback URL empty and "
+            "give a database and table to post with the connection's key."
+        )
+
+
+def postback_url_without_query(url: str) -> str:
+    """A postback URL fit for messages and records: without its query, which may carry the write key."""
+    return urlsplit(url)._replace(query="").geturl()

@@ -15,11 +15,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
-import re
 import threading
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import msgpack
 import orjson
@@ -29,7 +27,7 @@ from airflow_braze_td.delivery.batching import Batch, Batcher, BatchLimits
 from airflow_braze_td.delivery.sink import EventEncodeError, Rejection, SendResult
 from airflow_braze_td.identities import content_key, split_key
 from airflow_braze_td.treasure_data.client import TDClient, request_name
-from airflow_braze_td.treasure_data.endpoints import check_url
+from airflow_braze_td.treasure_data.endpoints import POSTBACK_PATH, PostbackURL
 from airflow_braze_td.treasure_data.errors import (
     TDBadRequestError,
     TDError,
@@ -49,7 +47,6 @@ _ENVELOPE_BYTES = len(_EVENTS_OPEN) + len(_EVENTS_CLOSE)
 POSTBACK_MAX_BODY = 1_048_064  # records.in postback answers 413 above this; stay strictly below it
 INGEST_MAX_EVENTS, INGEST_MAX_BODY, INGEST_MAX_ROW = 500, 5_000_000, 1_000_000
 _INGEST_MEDIA_TYPE = "application/vnd.treasuredata.v1+json"
-_POSTBACK_PATH = re.compile(r"^(?P<prefix>.*)/postback/v3/event/(?P<database>[^/]+)/(?P<table>[^/]+)/?$")
 
 
 class _Remainder(Exception):
@@ -228,7 +225,7 @@ class PostbackSink(TDSink):
     hard_limits = BatchLimits(1_000_000, POSTBACK_MAX_BODY - 1, POSTBACK_MAX_BODY - 1 - _ENVELOPE_BYTES)
     default_limits = BatchLimits(100, POSTBACK_MAX_BODY - 1, POSTBACK_MAX_BODY - 1 - _ENVELOPE_BYTES)
     endpoint_family = "postback"
-    endpoint_path = "/postback/v3/event/{database}/"
+    endpoint_path = POSTBACK_PATH + "/{database}/"
     request_headers = {"Content-Type": "application/json"}
 
     def __init__(
@@ -242,24 +239,21 @@ class PostbackSink(TDSink):
         limits: BatchLimits | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        url_base = write_key = None
-        self._query = ""
-        if postback_url:
-            url_base, url_database, url_table, write_key, self._query = parse_postback_url(
-                postback_url, allow_insecure_http=allow_insecure_http
-            )
-            if (database or url_database, table or url_table) != (url_database, url_table):
+        url = PostbackURL.parse(postback_url, allow_insecure_http=allow_insecure_http) if postback_url else None
+        self._query = url.query if url else ""
+        if url:
+            if (database or url.database, table or url.table) != (url.database, url.table):
                 raise ValueError(
-                    f"the postback URL is for {url_database}.{url_table}, not {database or url_database}."
-                    f"{table or url_table}; give the URL or the database and table"
+                    f"the postback URL is for {url.database}.{url.table}, not {database or url.database}."
+                    f"{table or url.table}; give the URL or the database and table"
                 )
-            database, table = url_database, url_table
+            database, table = url.database, url.table
         if not database or not table:
             raise ValueError("the postback sink needs a database and a table, or a postback URL")
         super().__init__(client, database=database, table=table, create_table=create_table, limits=limits)
-        if url_base:
-            self._base = f"{url_base}/{self.database}/"
-        self._headers.update(client.write_key_headers(write_key))
+        if url:
+            self._base = f"{url.base}/{self.database}/"
+        self._headers.update(client.write_key_headers(url.write_key if url else None))
 
     def encode(self, event: dict) -> tuple[str, bytes]:
         try:
@@ -271,22 +265,6 @@ class PostbackSink(TDSink):
         body = _EVENTS_OPEN + b",".join(items) + _EVENTS_CLOSE
         self._request(result, route, "POST", self._base + route + self._query, body, self._headers)
         result.accepted += len(items)
-
-
-def parse_postback_url(url: str, *, allow_insecure_http: bool = False) -> tuple[str, str, str, str | None, str]:
-    """A console postback URL -> (base up to `/postback/v3/event`, database, table, write key, other query)."""
-    check_url(url, allow_insecure_http=allow_insecure_http)
-    parts = urlsplit(url)
-    match = _POSTBACK_PATH.match(parts.path)
-    if not match:
-        raise ValueError(
-            f"not a Treasure Data postback URL (expected .../postback/v3/event/<database>/<table>): {parts.path}"
-        )
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    write_key = next((value for name, value in query if name == "td_write_key"), None)
-    rest = urlencode([(name, value) for name, value in query if name != "td_write_key"])
-    base = f"{parts.scheme}://{parts.netloc}{match['prefix']}/postback/v3/event"
-    return base, match["database"], match["table"], write_key, f"?{rest}" if rest else ""
 
 
 class ImportSink(TDSink):

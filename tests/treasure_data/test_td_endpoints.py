@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_braze_td.treasure_data.endpoints import REGIONS, Endpoints, InsecureURLError, check_url
+from airflow_braze_td.treasure_data.endpoints import (
+    REGIONS,
+    Endpoints,
+    InsecureURLError,
+    PostbackURL,
+    check_url,
+    postback_url_without_query,
+    postback_write_key,
+    require_postback_write_key,
+)
 
 TABLE = {
     "us01": ("api.treasuredata.com", "api-import.treasuredata.com", "in.treasuredata.com",
@@ -68,3 +77,26 @@ def test_urls_with_credentials_or_other_schemes_are_refused() -> None:
         check_url("https://user:secret@api.treasuredata.com")
     with pytest.raises(ValueError, match="absolute"):
         check_url("ftp://api.treasuredata.com")
+
+
+CONSOLE_URL = "https://in.treasuredata.com/td/postback/v3/event/braze/events?td_write_key=1%2Fsecret&x=1"
+
+
+def test_a_console_postback_url_parses_into_its_parts_with_the_key_out_of_the_query() -> None:
+    url = PostbackURL.parse(CONSOLE_URL)
+    assert url == PostbackURL("https://in.treasuredata.com/td/postback/v3/event", "braze", "events", "1/secret", "?x=1")
+    assert postback_write_key(CONSOLE_URL) == "1/secret"
+    assert postback_url_without_query(CONSOLE_URL) == "https://in.treasuredata.com/td/postback/v3/event/braze/events"
+    require_postback_write_key(CONSOLE_URL)
+
+
+def test_a_postback_url_without_its_key_or_of_another_shape_is_refused() -> None:
+    keyless = CONSOLE_URL.split("?")[0]
+    assert postback_write_key(keyless) is None and postback_write_key(keyless + "?td_write_key=") is None
+    with pytest.raises(ValueError, match="has no td_write_key") as raised:
+        require_postback_write_key(keyless)
+    assert "secret" not in str(raised.value)
+    with pytest.raises(ValueError, match="not a Treasure Data postback URL"):
+        PostbackURL.parse("https://in.treasuredata.com/v3/event/braze/events")
+    with pytest.raises(InsecureURLError):
+        PostbackURL.parse(CONSOLE_URL.replace("https", "http"))
