@@ -41,6 +41,17 @@ TREASURE_DATA_CONNECTION: dict[str, Any] = {
             "description": "Allow an http:// host that is not loopback (the key then travels unencrypted).",
             "schema": {"type": ["boolean", "null"], "default": False},
         },
+        "timeout": {
+            "label": "Timeout (seconds)",
+            "description": "Seconds to wait for each request, or [connect, read]; default [10, 60].",
+            "schema": {"type": ["number", "array", "null"]},
+        },
+        "retry": {
+            "label": "Retry policy",
+            "description": "Some of max_attempts, max_total_seconds, initial_wait, max_wait, e.g. "
+            '{"max_attempts": 5}; default 7 tries within 300 s, waits from 0.5 s doubling to 60 s.',
+            "schema": {"type": ["object", "null"]},
+        },
     },
 }
 

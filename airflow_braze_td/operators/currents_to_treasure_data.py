@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -34,6 +34,9 @@ from airflow_braze_td.treasure_data.endpoints import postback_url_without_query
 from airflow_braze_td.treasure_data.errors import TDError
 from airflow_braze_td.treasure_data.sinks import MODES
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 
 def _as_time(value: Any) -> pendulum.DateTime | None:
     if value in (None, ""):
@@ -51,11 +54,24 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
     :param staging_url: staging prefix (`s3://…`, `gs://…`, `abfs://…`, `file:///…` or a local path).
     :param ledger_url: where the delivery ledger lives; shared storage when several workers deliver.
     :param mode: `postback` (Braze's own TD export format), `import` (idempotent) or `ingest`.
+    :param td_conn_id: the Treasure Data connection (type `treasure_data`): key, region or host, defaults.
+    :param staging_conn_id: storage connection with the staging bucket's credentials; empty for defaults.
+    :param ledger_conn_id: storage connection with the ledger's credentials; empty for defaults.
+    :param database: Treasure Data database; default the connection's (or the postback URL's).
+    :param table: table, or a template with `{event_type}` for one table per event type.
+    :param postback_url: postback mode: the URL copied from the Treasure Data console (its write key is
+        masked); default the connection's, unless a table is given.
+    :param create_table: create a missing table (needs a key that may create tables) instead of failing.
     :param event_types: names or glob patterns; empty means every type.
     :param require_external_user_id: only users with an `external_user_id`, as Braze's TD export does.
-    :param event_since: / event_until: optional event-time window (ISO times).
-    :param until: queue-hour cut; default the data interval end.
+    :param event_since: only events at or after this time (ISO time); default no lower bound.
+    :param event_until: only events before this time (ISO time); default no upper bound.
+    :param since: only files queued at or after this hour (ISO time); default every pending file.
+    :param until: only files queued before this hour; default the data interval end.
     :param files: explicit staged files (dicts from `StagedFile.to_dict`), instead of listing.
+    :param drop_fields: field paths (`user.…` or `properties.…`) removed from every event.
+    :param hash_fields: field paths whose values are replaced by their SHA-256 (for PII).
+    :param dedupe_hours: how many queue hours back an event id counts as a duplicate.
     :param replay: deliver again on purpose, ignoring the ledger's marks for the selected files.
     :param outlets: default the asset alias `braze_td_treasure_data_tables`, through which each TD table written
         becomes an Asset event (`treasuredata://<region>/<database>/<table>`); a mapped task (`.partial`) must
@@ -139,7 +155,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         if value:
             mask_write_key(str(value))
 
-    def _owner(self, context: Any) -> str:
+    def _owner(self, context: Context) -> str:
         """Who holds this delivery's claims: the same for every try and every Clear of one DAG run.
 
         It names the run by its logical date (one run per date and DAG), so a killed try's claims are
@@ -151,7 +167,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
         run = logical_date.isoformat() if logical_date else ti.run_id
         return f"{ti.dag_id}/{ti.task_id}/{run}"
 
-    def execute(self, context: Any) -> dict:
+    def execute(self, context: Context) -> dict:
         ledger = self._writable_ledger()
         group = tuple(self._setting(ledger, (), as_names, self.event_types, "event_types"))
         event_filter = EventFilter(
@@ -273,7 +289,7 @@ class BrazeCurrentsToTreasureDataOperator(BaseOperator):
             raise self._settings_error(ledger, group, f"staging {self.staging_url}: {error}") from None
 
     def _select(
-        self, context: Any, staging: StagingArea, ledger: Ledger, event_filter: EventFilter, replay: bool
+        self, context: Context, staging: StagingArea, ledger: Ledger, event_filter: EventFilter, replay: bool
     ) -> list[StagedFile]:
         """The files to deliver: the explicit `files`, or the listing's pending ones; never one not yet due."""
         now = pendulum.now("UTC")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -23,6 +23,9 @@ from airflow_braze_td.hooks.ledger import ledger_at
 from airflow_braze_td.links import DeliveryLagPageLink
 from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 LAG_GAUGE = "braze_td.delivery_lag_hours"
 
 
@@ -35,6 +38,18 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
     StatsD gauge. With `max_staging_silence_hours` it also fails when Braze stops staging files.
     With `hand_over_after_minutes`, a check still waiting that long after its data interval ends is
     skipped, so a scheduled DAG's runs do not pile up: the next run's check carries on the watch.
+
+    :param staging_url: staging prefix (`s3://…`, `gs://…`, `abfs://…`, `file:///…` or a local path).
+    :param ledger_url: the delivery ledger the delivery operator writes.
+    :param staging_conn_id: storage connection with the staging bucket's credentials; empty for defaults.
+    :param ledger_conn_id: storage connection with the ledger's credentials; empty for defaults.
+    :param event_types: names or glob patterns of the event types to watch; empty means every type.
+    :param loss_window_hours: how long Braze keeps events it could not deliver (48 hours).
+    :param fail_margin_hours: fail this many hours before the loss window closes.
+    :param warn_after_hours: log a warning once the lag reaches this many hours.
+    :param max_staging_silence_hours: also fail when no file has been staged for this long; empty: never.
+    :param hand_over_after_minutes: skip a check still waiting this long after its data interval ends.
+    :param deferrable: wait in the triggerer rather than in a worker slot.
     """
 
     template_fields: Sequence[str] = (
@@ -75,7 +90,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         self.hand_over_after_minutes = hand_over_after_minutes
         self.deferrable = deferrable
 
-    def _settings(self, context: Any) -> tuple[LagThresholds, list[str], float | None]:
+    def _settings(self, context: Context) -> tuple[LagThresholds, list[str], float | None]:
         """The thresholds, event types and hand-over time (Unix), templated values read the one way (`coerce`);
         a bad one fails without retries."""
         try:
@@ -103,7 +118,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
             hand_over_at=hand_over_at,
         )
 
-    def execute(self, context: Any) -> Any:
+    def execute(self, context: Context) -> float | None:
         if not self.deferrable:
             return super().execute(context)
         thresholds, event_types, hand_over_at = self._settings(context)
@@ -128,7 +143,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
             )
         return self._conclude(context, status)
 
-    def poke(self, context: Any) -> bool:
+    def poke(self, context: Context) -> bool:
         status = self._check(*self._settings(context))
         if status.status == "waiting":
             self._publish(context, status)
@@ -137,10 +152,10 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
         self._conclude(context, status)
         return True
 
-    def execute_complete(self, context: Any, event: dict) -> float:
+    def execute_complete(self, context: Context, event: dict) -> float:
         return self._conclude(context, LagStatus.from_dict(event))
 
-    def _publish(self, context: Any, status: LagStatus) -> float:
+    def _publish(self, context: Context, status: LagStatus) -> float:
         report = status.report
         Stats.gauge(LAG_GAUGE, report.lag_hours)
         context["ti"].xcom_push(key="lag_hours", value=report.lag_hours)
@@ -150,7 +165,7 @@ class CurrentsDeliveryLagSensor(BaseSensorOperator):
             self.log.warning(status.warning)
         return report.lag_hours
 
-    def _conclude(self, context: Any, status: LagStatus) -> float:
+    def _conclude(self, context: Context, status: LagStatus) -> float:
         if status.status == "error":  # the trigger's check could not run: a retry may
             raise AirflowException(status.message)
         lag = self._publish(context, status)

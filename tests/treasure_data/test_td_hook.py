@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import jsonschema
 import pytest
 from airflow.providers.common.compat.sdk import redact
 
+import airflow_braze_td.hooks.treasure_data as hooks_module
 from airflow_braze_td.emulator import Emulator, Fault
 from airflow_braze_td.hooks.treasure_data import CONNECTION_TYPE_INFO, TreasureDataHook
 from airflow_braze_td.treasure_data.endpoints import InsecureURLError
@@ -165,7 +167,7 @@ def test_connection_type_info_is_valid_provider_info() -> None:
     fields = CONNECTION_TYPE_INFO["conn-fields"]
     assert fields["region"]["schema"]["enum"] == ["us01", "ap01", "eu01", "ap02", "ap03"]
     assert fields["postback_url"]["schema"]["format"] == "password"
-    assert set(fields) == set(OUR_EXTRAS) - {"retry"}  # an object: set in the Extra JSON, not a form field
+    assert set(fields) == {*OUR_EXTRAS, "timeout"}
     behaviour = TreasureDataHook.get_ui_field_behaviour()
     assert CONNECTION_TYPE_INFO["ui-field-behaviour"]["hidden-fields"] == behaviour["hidden_fields"]
 
@@ -182,3 +184,18 @@ def test_the_hook_works_when_imported_first_in_a_fresh_interpreter(monkeypatch: 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ImportSink" in done.stdout
+
+
+def test_the_connection_form_lists_every_extra_the_hook_reads() -> None:
+    """Every `_extra("name")` / `_extra_of(connection, "name")` in the hook has a field in the connection form."""
+    source = Path(hooks_module.__file__).read_text()
+    read = {
+        argument.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("_extra", "_extra_of")
+        for argument in node.args
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+    }
+    assert {"region", "database", "postback_url", "allow_insecure_http", "timeout", "retry"} <= read
+    assert read <= set(CONNECTION_TYPE_INFO["conn-fields"])
