@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
-from airflow_braze_td.delivery.lag import LagThresholds
+from airflow_braze_td.delivery.lag import DEFAULT_THRESHOLDS, LagThresholds
 
 SECTION, OPTION = "braze_td", "lag_page_sources"
-_DEFAULTS = LagThresholds()
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,9 @@ def _source(item: object, position: int) -> LagSource:
     if not isinstance(item, dict) or not item.get("staging_url") or not item.get("ledger_url"):
         raise ValueError(f"{where}: give an object with staging_url and ledger_url")
     try:
-        thresholds = LagThresholds(float(item.get("loss_window_hours", _DEFAULTS.loss_window_hours)),
-                                   float(item.get("fail_margin_hours", _DEFAULTS.fail_margin_hours)),
-                                   float(item.get("warn_after_hours", _DEFAULTS.warn_after_hours)))
+        thresholds = LagThresholds(float(item.get("loss_window_hours", DEFAULT_THRESHOLDS.loss_window_hours)),
+                                   float(item.get("fail_margin_hours", DEFAULT_THRESHOLDS.fail_margin_hours)),
+                                   float(item.get("warn_after_hours", DEFAULT_THRESHOLDS.warn_after_hours)))
         dedupe_hours = int(item.get("dedupe_hours", DEFAULT_DEDUPE_HOURS))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
