@@ -112,7 +112,7 @@ def child_sets(ids_per_hour: int) -> dict:
     """One hour of ids held as a set of their hashes, and as a set of the strings: bytes per id."""
     import tracemalloc
 
-    from airflow_braze_td.delivery.filters import id_hash
+    from airflow_braze_td.identities import id_hash
 
     ids = random_ids(ids_per_hour)
     tracemalloc.start()
@@ -130,7 +130,7 @@ def child_sets(ids_per_hour: int) -> dict:
 def child_false_positives(ids: int) -> dict:
     """Hashes cut to `TRUNCATED_BITS` bits: the share of new ids whose hash matches one of `ids` held, against
     the rule's held / 2**bits; the same rule gives the odds at 64 bits."""
-    from airflow_braze_td.delivery.filters import id_hash
+    from airflow_braze_td.identities import id_hash
 
     mask = (1 << TRUNCATED_BITS) - 1
     held = {id_hash(text) & mask for text in random_ids(ids)}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.identities import id_hash
 
 FILTERED_EVENT_TYPE = "event_type"
 FILTERED_NO_EXTERNAL_ID = "no_external_user_id"
@@ -92,11 +93,6 @@ FILTER_BITS_PER_ID = 32
 FILTER_MIN_BITS = 1 << 16
 HASH_TYPECODE = "Q"
 """Id hashes in memory: `array('Q')`, unsigned 64-bit in the machine's byte order (the ledger's are little-endian)."""
-
-
-def id_hash(event_id: str) -> int:
-    """The id's stable 64-bit hash (BLAKE2b): the same in every process, so the ledger can keep hashes, not ids."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
 
 def sorted_hashes(hashes: Iterable[int] | array | bytes) -> array:

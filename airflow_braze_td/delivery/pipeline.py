@@ -32,12 +32,12 @@ from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
 from airflow_braze_td.delivery.bundles import bundles_to_resume, delivery_order, plan_bundles
 from airflow_braze_td.delivery.collector import fewer_collections
-from airflow_braze_td.delivery.filters import HASH_TYPECODE, DedupeWindow, id_hash
+from airflow_braze_td.delivery.filters import HASH_TYPECODE, DedupeWindow
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.delivery.sender import Sender
 from airflow_braze_td.delivery.settings import DeliverySettings, DeliverySummary
 from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink
-from airflow_braze_td.identities import batch_key, bundle_name
+from airflow_braze_td.identities import batch_key, bundle_name, id_hash
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ import pytest
 from airflow_braze_td.cli import main
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
-from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, id_hash, sorted_hashes
+from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS, DedupeWindow, EventFilter, sorted_hashes
 from airflow_braze_td.delivery.ledger import Ledger
+from airflow_braze_td.identities import id_hash
 from airflow_braze_td.delivery.pipeline import Delivery
 from airflow_braze_td.delivery.settings import DeliverySettings
 from tests.conftest import open_record, write_avro
@@ -128,7 +129,7 @@ def test_the_window_holds_each_id_in_at_most_16_bytes():
 
 def test_the_id_hash_is_stable_across_processes():
     """The ledger keeps hashes, so another process (a later run, another worker) must hash an id the same."""
-    script = "from airflow_braze_td.delivery.filters import id_hash; print(id_hash('8f14e45f-ceea-467f-a0e6-4a2b8c1d9e0f'))"
+    script = "from airflow_braze_td.identities import id_hash; print(id_hash('8f14e45f-ceea-467f-a0e6-4a2b8c1d9e0f'))"
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "random"})
     assert int(other.stdout) == id_hash("8f14e45f-ceea-467f-a0e6-4a2b8c1d9e0f") != id_hash("8f14e45f")

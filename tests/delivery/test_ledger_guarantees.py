@@ -17,7 +17,7 @@ from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.lag import LagThresholds, judge, lag_report
 from airflow_braze_td.delivery.batching import BatchLimits
-from airflow_braze_td.delivery.filters import id_hash
+from airflow_braze_td.identities import id_hash
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, Ledger
 from airflow_braze_td.delivery.pipeline import Delivery
 from airflow_braze_td.delivery.requeue import requeue_quarantined

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from airflow_braze_td.treasure_data.sinks import PostbackSink
 from airflow_braze_td.demo import DAG_ID
 from tests.conftest import open_record, write_avro
 from tests.delivery.conftest import eligible_ids
-from tests.deployment.harness import AWS_CONN_ID, LEDGER_BUCKET, STAGING_BUCKET, TD_CONN_ID, Deployment, wait_for
+from tests.deployment.harness import AWS_CONN_ID, LEDGER_BUCKET, STAGING_BUCKET, Deployment, wait_for
 
 SAMPLE_TYPES = ["users.messages.email.Send", "users.messages.email.Open", "users.behaviors.CustomEvent",
                 "users.messages.pushnotification.Send", "users.behaviors.app.SessionStart"]
