@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -12,10 +11,9 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.sensors.delivery_lag import CurrentsDeliveryLagSensor
-from airflow_braze_td.triggers.delivery_lag import DeliveryLagTrigger
 from tests.conftest import open_record, write_avro
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,101 +29,70 @@ class RecordingTaskInstance:
         self.xcom[key] = value
 
 
-def _stage(tmp_path, hours_ago: int) -> None:
+def stage(tmp_path, hours_ago: int) -> None:
     hour = pendulum.now("UTC").start_of("hour").subtract(hours=hours_ago)
     key = staged_key(event_type="users.messages.email.Open", queue_hour=hour, partition=0, offset=1)
     write_avro(tmp_path / "staging" / key, [open_record(1)])
 
 
-def _sensor(tmp_path, **kwargs) -> CurrentsDeliveryLagSensor:
+def sensor_at(tmp_path, **kwargs) -> CurrentsDeliveryLagSensor:
     return CurrentsDeliveryLagSensor(task_id="check", staging_url=str(tmp_path / "staging"),
                                      ledger_url=str(tmp_path / "ledger"), **kwargs)
 
 
-def _context(interval_end=None) -> dict:
+def context_of(interval_end=None) -> dict:
     return {"ti": RecordingTaskInstance(), "data_interval_end": interval_end}
 
 
 def test_nothing_pending_succeeds(tmp_path):
     (tmp_path / "staging").mkdir()
-    context = _context()
-    assert _sensor(tmp_path).poke(context) is True
+    context = context_of()
+    assert sensor_at(tmp_path).poke(context) is True
     assert context["ti"].xcom == {"lag_hours": 0.0, "hours_left": 48.0, "hours_to_clear": 0.0}
 
 
 def test_stale_data_inside_the_window_waits_and_warns(tmp_path):
-    _stage(tmp_path, hours_ago=10)
-    context = _context()
-    assert _sensor(tmp_path).poke(context) is False
+    stage(tmp_path, hours_ago=10)
+    context = context_of()
+    assert sensor_at(tmp_path).poke(context) is False
     assert 10 <= context["ti"].xcom["lag_hours"] < 11
-    outcome = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger")).check()
-    assert outcome.status == "waiting" and "Delivery lag is" in outcome.warning
 
 
 def test_past_the_fail_line_raises_a_fail_exception_naming_the_file(tmp_path):
-    _stage(tmp_path, hours_ago=37)
+    stage(tmp_path, hours_ago=37)
     with pytest.raises(AirflowFailException) as raised:
-        _sensor(tmp_path).poke(_context())
+        sensor_at(tmp_path).poke(context_of())
     message = str(raised.value)
     assert "fail line of 36.0 h" in message and "users.messages.email.Open" in message
     assert "wrong Treasure Data URL, key or region" in message and "are left before Braze's loss window" in message
 
 
 def test_settable_window_and_margin(tmp_path):
-    _stage(tmp_path, hours_ago=5)
+    stage(tmp_path, hours_ago=5)
     with pytest.raises(AirflowFailException):
-        _sensor(tmp_path, loss_window_hours=6, fail_margin_hours=1).poke(_context())
+        sensor_at(tmp_path, loss_window_hours=6, fail_margin_hours=1).poke(context_of())
 
 
 def test_a_waiting_check_hands_over_after_its_interval(tmp_path):
-    _stage(tmp_path, hours_ago=3)
-    sensor = _sensor(tmp_path, hand_over_after_minutes=30)
+    stage(tmp_path, hours_ago=3)
+    sensor = sensor_at(tmp_path, hand_over_after_minutes=30)
     with pytest.raises(AirflowSkipException, match="next run"):
-        sensor.poke(_context(interval_end=pendulum.now("UTC").subtract(hours=1)))
+        sensor.poke(context_of(interval_end=pendulum.now("UTC").subtract(hours=1)))
 
 
 def test_staging_silence_fails_when_enabled(tmp_path):
-    _stage(tmp_path, hours_ago=1)
-    assert _sensor(tmp_path).poke(_context()) is False
+    stage(tmp_path, hours_ago=1)
+    assert sensor_at(tmp_path).poke(context_of()) is False
     old = pendulum.now("UTC").subtract(hours=40).timestamp()
     for path in (tmp_path / "staging").rglob("*.avro"):
         os.utime(path, (old, old))
     with pytest.raises(AirflowFailException, match="No Braze Currents file has been staged"):
-        _sensor(tmp_path, max_staging_silence_hours=4).poke(_context())
-
-
-def _first_event(trigger: DeliveryLagTrigger) -> dict:
-    async def first_event():
-        async for event in trigger.run():
-            return event.payload
-
-    return asyncio.run(first_event())
-
-
-def test_trigger_round_trips_and_fires_on_the_fail_line(tmp_path):
-    _stage(tmp_path, hours_ago=40)
-    trigger = DeliveryLagTrigger(str(tmp_path / "staging"), str(tmp_path / "ledger"), poke_interval=0.01)
-    path, kwargs = trigger.serialize()
-    assert path == "airflow_braze_td.triggers.delivery_lag.DeliveryLagTrigger"
-    payload = _first_event(DeliveryLagTrigger(**kwargs))
-    assert payload["status"] == "failed" and payload["report"]["pending_files"] == 1
-    with pytest.raises(AirflowFailException):
-        _sensor(tmp_path).execute_complete(_context(), payload)
-
-
-def test_a_check_that_cannot_run_ends_the_trigger_with_an_error_event_and_fails_the_try(tmp_path):
-    """The trigger's run turns the exception into an event, so the sensor fails its try (retries apply) with
-    the reason, rather than the triggerer failing the trigger."""
-    payload = _first_event(DeliveryLagTrigger(str(tmp_path / "missing"), str(tmp_path / "ledger"), poke_interval=0.01))
-    assert payload["status"] == "error" and "does not exist" in payload["message"]
-    with pytest.raises(AirflowException, match="does not exist") as raised:
-        _sensor(tmp_path).execute_complete(_context(), payload)
-    assert not isinstance(raised.value, AirflowFailException)
+        sensor_at(tmp_path, max_staging_silence_hours=4).poke(context_of())
 
 
 def test_the_lag_reaches_statsd_as_a_gauge(tmp_path):
     """With Airflow's StatsD metrics on, a check sends `braze_td.delivery_lag_hours` (in hours) over UDP."""
-    _stage(tmp_path, hours_ago=10)
+    stage(tmp_path, hours_ago=10)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.settimeout(30)
@@ -133,8 +100,8 @@ def test_the_lag_reaches_statsd_as_a_gauge(tmp_path):
                "AIRFLOW__METRICS__STATSD_PORT": str(listener.getsockname()[1]),
                "AIRFLOW__METRICS__STATSD_PREFIX": "airflow"}
         script = (
-            "import sys; from tests.sensors.test_lag_sensor import _context, _sensor; from pathlib import Path; "
-            "sys.exit(0 if _sensor(Path(sys.argv[1])).poke(_context()) is False else 1)"
+            "import sys; from tests.sensors.test_lag_sensor import context_of, sensor_at; from pathlib import Path; "
+            "sys.exit(0 if sensor_at(Path(sys.argv[1])).poke(context_of()) is False else 1)"
         )
         done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
