@@ -4,6 +4,7 @@ real delivery to the emulator, at a frozen "now"."""
 from __future__ import annotations
 
 import os
+import time
 
 import orjson
 import pendulum
@@ -12,6 +13,7 @@ from airflow_braze_td.cli import main
 from airflow_braze_td.currents.layout import staged_key
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
 from airflow_braze_td.delivery.lag import LagThresholds
+from airflow_braze_td.delivery.ledger import DELIVERED, FileProgress, Ledger
 from airflow_braze_td.delivery.status import ATTENTION, HISTORY_HOURS, delivery_status
 from tests.conftest import open_record, write_avro
 from tests.reliability.conftest import OPEN, world  # noqa: F401  (`world` is a fixture)
@@ -63,3 +65,21 @@ def test_braze_td_status_json_is_delivery_status(world, capsys, monkeypatch):
     expected = delivery_status(world.area, world.ledger, LagThresholds(), dedupe_hours=DEFAULT_DEDUPE_HOURS).to_dict()
     assert code == 1
     assert orjson.loads(capsys.readouterr().out) == {**expected, "exit_code": 1}
+
+
+def test_the_events_per_hour_read_only_the_bundles_finished_since(tmp_path):
+    """The states say which bundles finished since the history's first hour; an older bundle's progress object
+    is not read (here it is made unreadable, and nothing notices), so a page view does not grow with the ledger."""
+    ledger = Ledger.from_url(str(tmp_path / "ledger"))
+
+    def finish(bundle: str, sent: int) -> None:
+        progress = FileProgress(key=f"{bundle}.avro", size=1, etag=None, event_type=OPEN, queue_hour="2026-12-01T00",
+                                fingerprint="f", finished=True, counts={"sent": sent})
+        ledger.save_bundle_progress(bundle, progress)
+        ledger.finish_bundle(bundle, OPEN, "0", {f"{bundle}-file": DELIVERED})
+
+    finish("old", 5)
+    since = time.time()
+    finish("new", 7)
+    (tmp_path / "ledger" / "files" / "old.json").write_bytes(b"not json")
+    assert [events for _, events in Ledger.from_url(str(tmp_path / "ledger")).delivered_events_since(since)] == [7]

@@ -15,7 +15,7 @@ rewritten.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -80,22 +80,6 @@ class ProgressStore(LedgerStorage):
                 return
             self.close_journals()
         self._append(path, orjson.dumps({"batches_acked": progress.batches_acked, "counts": progress.counts}))
-
-    def delivered_events_since(self, since: float,
-                               event_types: Callable[[str], bool] | None = None) -> list[tuple[float, int]]:
-        """(when, events accepted) of each bundle finished at or after `since` (Unix time), for the lag page's
-        events per hour: one listing of the progress objects and one batch of reads."""
-        paths = [path for path in self._list("files") if path.endswith(".json")]
-        finished = []
-        for data in (self.fs.cat(paths, on_error="omit").values() if paths else ()):
-            progress = orjson.loads(data) if data else {}
-            if not progress.get("finished") or progress.get("updated", 0.0) < since:
-                continue
-            if event_types is not None and not event_types(progress["event_type"]):
-                continue
-            counts = progress.get("counts") or {}
-            finished.append((progress["updated"], counts.get("sent", 0) + counts.get("already_acknowledged", 0)))
-        return finished
 
     def _acks_path(self, bundle: str) -> str:
         return self._path("files", f"{bundle}{_ACKS}")

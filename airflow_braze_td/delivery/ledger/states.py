@@ -38,6 +38,7 @@ class StateStore(LedgerStorage):
         # Finished bundles' states, read once per object: identity -> (when the bundle finished, state).
         self._indexed: set[str] = set()
         self._bundle_index: dict[str, tuple[float, FileState]] = {}
+        self._bundles_finished: dict[str, float] = {}
 
     def states(self) -> dict[str, str]:
         """identity -> `delivered` or `quarantined`, from one listing (plus one read per finished bundle)."""
@@ -81,11 +82,16 @@ class StateStore(LedgerStorage):
         person set a state for (requeue) have none."""
         return {identity: finished for identity, (finished, _) in self._bundle_index.items()}
 
+    def bundles_finished_since(self, since: float) -> list[str]:
+        """The bundles `file_states()` has read that finished at or after `since` (Unix time)."""
+        return [bundle for bundle, finished in self._bundles_finished.items() if finished >= since]
+
     def _index_bundle(self, path: str, record: dict) -> None:
         """Index a finished bundle's files. The index holds every finished file of the staging prefix, so
         the files of one bundle share one entry per state rather than one each."""
         self._indexed.add(path)
         updated, generation = record["updated"], record["generation"]
+        self._bundles_finished[path.rsplit("/", 1)[1].removesuffix(f".{_BUNDLE_STATE}")] = updated
         shared = {state: (updated, FileState(state, generation)) for state in set(record["files"].values())}
         index = self._bundle_index
         for identity, state in record["files"].items():
