@@ -146,6 +146,21 @@ def test_the_ui_grid_shows_the_scheduled_run(deployment, scheduled_run, tmp_path
     assert out.stat().st_size > 20_000, "a blank page: the UI did not render"
 
 
+def test_the_lag_page_links_and_asset_events_of_the_scheduled_run(deployment, scheduled_run):
+    """What the UI shows of the run: the lag page's JSON for the deployment's staging and ledger pair (the
+    example DAG's BRAZE_TD_* defaults), the operator's TD table link, and an Asset event per TD table."""
+    run_id = scheduled_run["run"]["dag_run_id"]
+    sources = deployment.api("GET", "/braze-td/status.json")["sources"]
+    (status,) = [source["status"] for source in sources if source["staging_url"] == f"s3://{STAGING_BUCKET}/scheduled"]
+    assert status["pending_files"] == 0 and status["last_errors"] == []
+    assert sum(point["delivered_events"] for point in status["history"]) == len(scheduled_run["truth"])
+    links = deployment.api("GET", deployment.dag_path(f"/dagRuns/{run_id}/taskInstances/deliver/links"), map_index=0)
+    assert links["extra_links"]["Treasure Data table"].startswith("https://")
+    events = deployment.api("GET", "/api/v2/assets/events", source_dag_id=DAG_ID, source_run_id=run_id)
+    uris = {event["uri"] for event in events["asset_events"]}
+    assert uris and all(uri.startswith("treasuredata://") and "/braze/" in uri for uri in uris)
+
+
 def test_clear_of_a_finished_run_adds_no_row(deployment, scheduled_run, figures):
     run_id = scheduled_run["run"]["dag_run_id"]
     before = td_ids(deployment, "braze")
