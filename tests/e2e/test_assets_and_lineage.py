@@ -16,6 +16,7 @@ from airflow_braze_td.demo import airflow_env
 from tests.e2e.conftest import AIRFLOW, ROOT, dag_test
 
 TABLE_URI = "treasuredata://us01/braze/currents_events"  # the example DAG's default table, as its downstream DAG
+DOWNSTREAM_DAG_ID = "braze_td_table_updated"
 
 
 def _asset_rows(database) -> tuple[list[str], list[str]]:
@@ -41,13 +42,13 @@ def _links(database) -> dict[str, object]:
 def test_a_delivery_emits_the_tables_asset_and_its_lineage(airflow_home, emulator, tmp_path, monkeypatch):
     pytest.importorskip("airflow.providers.openlineage", reason="the openlineage extra is not installed")
     lineage_file = tmp_path / "openlineage.jsonl"
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "False")  # a paused DAG is not queued
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT",
                        orjson.dumps({"type": "file", "log_file_path": str(lineage_file), "append": True}).decode())
     stage_sample(str(tmp_path / "staging"), events=300, hours=1, seed=8, end=pendulum.datetime(2026, 11, 30, 10, tz="UTC"))
-    # The downstream DAG must be known to the database for an Asset event to queue a run of it.
-    subprocess.run([AIRFLOW, "dags", "reserialize"], env=airflow_env(airflow_home, ROOT / "dags", emulator.url),
-                   check=True, capture_output=True, timeout=300)
+    # The downstream DAG is in the database (the session's `airflow_home` holds the DAGs), and unpaused: a paused
+    # DAG is not queued by an Asset event.
+    subprocess.run([AIRFLOW, "dags", "unpause", DOWNSTREAM_DAG_ID],
+                   env=airflow_env(airflow_home, ROOT / "dags", emulator.url), check=True, capture_output=True, timeout=300)
     conf = {"staging_url": str(tmp_path / "staging"), "ledger_url": str(tmp_path / "ledger"), "database": "braze",
             "table": "currents_events"}
     run = dag_test(airflow_home, emulator.url, conf, logical_date="2026-11-30T20:00:00+00:00")
@@ -55,7 +56,7 @@ def test_a_delivery_emits_the_tables_asset_and_its_lineage(airflow_home, emulato
 
     events, queued = _asset_rows(airflow_home / "airflow" / "airflow.db")
     assert TABLE_URI in events
-    assert queued == ["braze_td_table_updated"]
+    assert queued == [DOWNSTREAM_DAG_ID]
     lineage = [orjson.loads(line) for line in lineage_file.read_text().splitlines()]
     complete = [event for event in lineage
                 if event["eventType"] == "COMPLETE" and event["job"]["name"].endswith(".deliver")]
