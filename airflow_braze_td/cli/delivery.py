@@ -11,9 +11,9 @@ import orjson
 
 from airflow_braze_td.cli.errors import ATTENTION, FAIL_LINE, OK, CliError, storage
 from airflow_braze_td.delivery import status as levels
-from airflow_braze_td.delivery.lag import LagReport, LagThresholds
+from airflow_braze_td.delivery.lag import LagReport, LagThresholds, describe_error
 from airflow_braze_td.delivery.ledger import Ledger
-from airflow_braze_td.delivery.status import delivery_status, describe_error
+from airflow_braze_td.delivery.status import delivery_status
 
 if TYPE_CHECKING:
     from airflow_braze_td.delivery.sink import Sink

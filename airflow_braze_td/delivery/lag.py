@@ -323,7 +323,12 @@ def _lag_message(report: LagReport, thresholds: LagThresholds, last_errors: Sequ
         "`braze-td requeue`); or delivery tasks failing."
     )
     for error in last_errors:
-        at = pendulum.from_timestamp(error["at"], tz="UTC").isoformat()
-        types = ", ".join(error.get("event_types") or ()) or "every event type"
-        message += f" Last delivery error of {types} ({error.get('destination')}, {at}): {error['message']}"
+        message += f" Last delivery error {describe_error(error)}"
     return message
+
+
+def describe_error(error: dict) -> str:
+    """One of the ledger's current delivery errors: which event types, to where, when, and the message."""
+    types = ", ".join(error.get("event_types") or ()) or "every event type"
+    at = pendulum.from_timestamp(error["at"], tz="UTC").isoformat()
+    return f"of {types} ({error.get('destination')}, {at}): {error['message']}"

@@ -16,7 +16,15 @@ import pendulum
 
 from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.currents.staging import Listing, StagingArea
-from airflow_braze_td.delivery.lag import HOUR, LagReport, LagThresholds, measure_lag, overdue, staged_at
+from airflow_braze_td.delivery.lag import (
+    HOUR,
+    LagReport,
+    LagThresholds,
+    describe_error,
+    measure_lag,
+    overdue,
+    staged_at,
+)
 from airflow_braze_td.delivery.ledger import DELIVERED, Ledger
 
 OK = "ok"
@@ -165,9 +173,3 @@ def judge_level(report: LagReport, thresholds: LagThresholds, errors: list[dict]
                            f"{thresholds.fail_line_hours - report.lag_hours:.1f} h away")
     return OK, (f"ok: {waiting} file(s) waiting, {lag}, below the warn line of "
                 f"{thresholds.warn_after_hours:g} h")
-
-
-def describe_error(error: dict) -> str:
-    """One of the ledger's current delivery errors: which event types, to where, and the message."""
-    types = ", ".join(error.get("event_types") or ()) or "every event type"
-    return f"of {types} ({error.get('destination')}): {error['message']}"
