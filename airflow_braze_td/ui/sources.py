@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from airflow_braze_td.coerce import as_names, as_number
 from airflow_braze_td.delivery.filters import DEFAULT_DEDUPE_HOURS
 from airflow_braze_td.delivery.lag import DEFAULT_THRESHOLDS, LagThresholds
 
@@ -37,17 +38,18 @@ def _source(item: object, position: int) -> LagSource:
     if not isinstance(item, dict) or not item.get("staging_url") or not item.get("ledger_url"):
         raise ValueError(f"{where}: give an object with staging_url and ledger_url")
     try:
-        thresholds = LagThresholds(float(item.get("loss_window_hours", DEFAULT_THRESHOLDS.loss_window_hours)),
-                                   float(item.get("fail_margin_hours", DEFAULT_THRESHOLDS.fail_margin_hours)),
-                                   float(item.get("warn_after_hours", DEFAULT_THRESHOLDS.warn_after_hours)))
-        dedupe_hours = int(item.get("dedupe_hours", DEFAULT_DEDUPE_HOURS))
-    except (TypeError, ValueError) as error:
+        thresholds = LagThresholds(*(as_number(item.get(name, getattr(DEFAULT_THRESHOLDS, name)), name)
+                                     for name in ("loss_window_hours", "fail_margin_hours", "warn_after_hours")))
+        dedupe_hours = as_number(item.get("dedupe_hours", DEFAULT_DEDUPE_HOURS), "dedupe_hours")
+        if dedupe_hours < 0 or not dedupe_hours.is_integer():
+            raise ValueError(f"dedupe_hours must be a whole number of hours, 0 or more, not {dedupe_hours:g}")
+        event_types = tuple(as_names(item.get("event_types"), "event_types"))
+    except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
     return LagSource(name=str(item.get("name") or item["ledger_url"]), staging_url=str(item["staging_url"]),
                      ledger_url=str(item["ledger_url"]), staging_conn_id=item.get("staging_conn_id") or None,
-                     ledger_conn_id=item.get("ledger_conn_id") or None,
-                     event_types=tuple(item.get("event_types") or ()), thresholds=thresholds,
-                     dedupe_hours=dedupe_hours)
+                     ledger_conn_id=item.get("ledger_conn_id") or None, event_types=event_types,
+                     thresholds=thresholds, dedupe_hours=int(dedupe_hours))
 
 
 def lag_sources(configured: str, environ: dict[str, str] = os.environ) -> list[LagSource]:

@@ -27,8 +27,10 @@ def test_configured_pairs_then_the_example_dags():
     ('{"staging_url": "x"}', "must be a JSON list"),
     ('[{"staging_url": "x"}]', "entry 0: give an object with staging_url and ledger_url"),
     ('[{"staging_url": "x", "ledger_url": "y", "fail_margin_hours": 60}]', "fail_margin_hours must be"),
-    ('[{"staging_url": "x", "ledger_url": "y", "warn_after_hours": "soon"}]', "entry 0: could not convert"),
-    ('[{"staging_url": "x", "ledger_url": "y", "dedupe_hours": "a day"}]', "entry 0: invalid literal"),
+    ('[{"staging_url": "x", "ledger_url": "y", "warn_after_hours": "soon"}]', "entry 0: warn_after_hours must be a number"),
+    ('[{"staging_url": "x", "ledger_url": "y", "loss_window_hours": "inf"}]', "entry 0: loss_window_hours must be a number"),
+    ('[{"staging_url": "x", "ledger_url": "y", "dedupe_hours": "a day"}]', "entry 0: dedupe_hours must be a number"),
+    ('[{"staging_url": "x", "ledger_url": "y", "dedupe_hours": 2.5}]', "entry 0: dedupe_hours must be a whole number"),
 ])
 def test_a_bad_setting_is_named(configured, message):
     with pytest.raises(ValueError, match=message):
