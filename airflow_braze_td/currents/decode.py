@@ -19,7 +19,7 @@ import orjson
 from airflow_braze_td.currents.events import InvalidEvent, RecordNormaliser, canonical_event_type, normalise_http_event
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_AVRO_MAGIC = b"Obj\x01"
+AVRO_MAGIC = b"Obj\x01"
 _READ_BUFFER = 1 << 20
 
 
@@ -69,7 +69,7 @@ def iter_events(
         stream.seek(0)
     else:
         stream = io.BufferedReader(_Rewound(head, stream), _READ_BUFFER)
-    if head == _AVRO_MAGIC:
+    if head == AVRO_MAGIC:
         fmt = "avro"
     if fmt == "avro":
         return _iter_avro(stream, name, event_type, head)
@@ -77,14 +77,14 @@ def iter_events(
 
 
 def _iter_avro(stream: IO[bytes], name: str, event_type: str | None, head: bytes) -> Iterator[dict | BadEvent]:
-    if head != _AVRO_MAGIC:
+    if head != AVRO_MAGIC:
         reason = "empty file: no Avro header" if not head else (
-            f"not an Avro file: it starts with {head!r}, where Avro files start with {_AVRO_MAGIC!r}")
+            f"not an Avro file: it starts with {head!r}, where Avro files start with {AVRO_MAGIC!r}")
         raise CorruptFileError(name, reason, record_index=0)
     index = 0
     try:
         reader = fastavro.reader(stream)
-        normalise = _normaliser_for(reader.metadata.get("avro.schema", ""), event_type)
+        normalise = normaliser_for(reader.metadata.get("avro.schema", ""), event_type)
         if isinstance(normalise, str):
             raise CorruptFileError(name, normalise, record_index=0)
         for record in reader:
@@ -103,7 +103,7 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None, head: bytes
 
 
 @lru_cache(maxsize=1024)
-def _normaliser_for(schema_json: str, event_type: str | None) -> RecordNormaliser | str:
+def normaliser_for(schema_json: str, event_type: str | None) -> RecordNormaliser | str:
     """The normaliser for files of one writer schema, or why such files cannot be read.
 
     Braze writes thousands of small files an hour with a few dozen schemas, so the plan is made once per

@@ -9,7 +9,8 @@ took), and lets a mapped task skip the folders of other tasks' event types.
 Reading fetches ahead: Braze stages thousands of small files an hour, each a GET of tens of milliseconds on
 object storage, so while one file is decoded the next ones (up to `READ_AHEAD_FILES`, `READ_AHEAD_BYTES`)
 are already being fetched whole, on threads (s3fs, gcsfs and adlfs run them concurrently on their event
-loop). A file too big to hold is streamed when its turn comes, as before.
+loop). A fetched Avro file is decoded by the columnar reader (`columns`); a file too big to hold is streamed
+through fastavro when its turn comes, as is a file the columnar reader refuses.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from __future__ import annotations
 import io
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import IO
 
 import fsspec
 import pendulum
 
-from airflow_braze_td.currents.decode import BadEvent, iter_events
+from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_events
+from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent, iter_events
 from airflow_braze_td.currents.events import EventTypeSelector
 from airflow_braze_td.currents.layout import StagedFile, folder_event_type, parse_key
 
@@ -152,7 +155,7 @@ class StagingArea:
     def read_ahead(
         self, files: Sequence[StagedFile], pool: ThreadPoolExecutor, max_files: int = READ_AHEAD_FILES,
         max_bytes: int = READ_AHEAD_BYTES,
-    ) -> Iterator[tuple[StagedFile, Iterator[dict | BadEvent]]]:
+    ) -> Iterator[tuple[StagedFile, FileEvents]]:
         """Each of `files` with its events, in order, while up to `max_files` next ones are fetched on `pool`
         (holding at most `max_bytes`). A file's events must be read before the next file is asked for."""
         ahead: deque[tuple[StagedFile, Future[bytes] | None]] = deque()
@@ -170,21 +173,59 @@ class StagingArea:
                 position += 1
             staged, fetched = ahead.popleft()
             if fetched is None:
-                yield staged, self.iter_events(staged)
+                yield staged, FileEvents(staged, None, lambda staged=staged: self._open(staged))
             else:
                 held -= staged.size
-                yield staged, self._fetched_events(staged, fetched)
+                yield staged, FileEvents(staged, fetched.result, lambda staged=staged: self._open(staged))
 
-    @staticmethod
-    def _fetched_events(staged: StagedFile, fetched: Future[bytes]) -> Iterator[dict | BadEvent]:
-        """A fetched file's events; a failed fetch raises here, where opening the file would have."""
-        yield from iter_events(io.BytesIO(fetched.result()), staged.key, event_type=staged.event_type,
-                               fmt=staged.format)
+    def _open(self, staged: StagedFile) -> IO[bytes]:
+        return self.fs.open(f"{self.root}/{staged.key}", "rb")
 
     def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
-        """Stream one file's normalised events (and `BadEvent`s), never loading it whole."""
-        with self.fs.open(f"{self.root}/{staged.key}", "rb") as stream:
+        """Stream one file's normalised events (and `BadEvent`s) through fastavro, never loading it whole."""
+        with self._open(staged) as stream:
             yield from iter_events(stream, staged.key, event_type=staged.event_type, fmt=staged.format)
+
+
+COLUMNAR, FASTAVRO, JSON = "columnar", "fastavro", "json"
+
+
+class FileEvents:
+    """One staged file's events, read when iterated. Then `reader` says which reader read them (`COLUMNAR`,
+    `FASTAVRO` or `JSON`) and, for an Avro file fastavro read, `refusal` says why the columnar reader did not.
+
+    `fetch` returns the file's bytes (fetched ahead; a failed fetch raises here, where opening the file
+    would have); without it the file is streamed from `open_stream`.
+    """
+
+    def __init__(self, staged: StagedFile, fetch: Callable[[], bytes] | None,
+                 open_stream: Callable[[], IO[bytes]]) -> None:
+        self.staged = staged
+        self._fetch = fetch
+        self._open_stream = open_stream
+        self.reader: str | None = None
+        self.refusal: str | None = None
+
+    def __iter__(self) -> Iterator[dict | BadEvent]:
+        staged = self.staged
+        if self._fetch is None:
+            self.reader = FASTAVRO if staged.format == "avro" else JSON
+            if self.reader == FASTAVRO:
+                self.refusal = f"over the read-ahead's {READ_AHEAD_BYTES >> 20} MB: streamed"
+            with self._open_stream() as stream:
+                yield from iter_events(stream, staged.key, event_type=staged.event_type, fmt=staged.format)
+            return
+        data = self._fetch()
+        avro = data[:4] == AVRO_MAGIC or staged.format == "avro"
+        if avro:
+            found = columnar_events(data, staged.event_type)
+            if not isinstance(found, ColumnarRefusal):
+                self.reader = COLUMNAR
+                yield from found
+                return
+            self.refusal = str(found)
+        self.reader = FASTAVRO if avro else JSON
+        yield from iter_events(io.BytesIO(data), staged.key, event_type=staged.event_type, fmt=staged.format)
 
 
 def _etag(info: dict) -> str | None:

@@ -21,14 +21,13 @@ import logging
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.layout import StagedFile
-from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
+from airflow_braze_td.currents.staging import COLUMNAR, FASTAVRO, READ_AHEAD_FILES, FileEvents, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
 from airflow_braze_td.delivery.bundles import bundles_to_resume, delivery_order, plan_bundles
 from airflow_braze_td.delivery.collector import fewer_collections
@@ -121,6 +120,10 @@ class Delivery:
             self.ledger.close_journals()
         self.summary.seconds = time.monotonic() - self._started
         self._log_progress(len(ordered), len(ordered), force=True)
+        if self.summary.files_fastavro:
+            log.info("%d Avro file(s) read by fastavro, not the columnar reader (%d): %s",
+                     sum(self.summary.files_fastavro.values()), self.summary.files_columnar,
+                     ", ".join(f"{count} {reason}" for reason, count in self.summary.files_fastavro.most_common()))
         if self.settings.replay:
             self.ledger.record_replay(
                 self.settings.generation,
@@ -210,7 +213,7 @@ class Delivery:
             self._submit(sender, batch, state)
         sender.submit(lambda _: self._finish_bundle(bundle, members, progress, totals, known, token))
 
-    def _events_of(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
+    def _events_of(self, staged: StagedFile) -> FileEvents:
         """`staged`'s events from the run's read-ahead; files before it that are not read (claimed by another
         run, or finished meanwhile) are passed over."""
         for fetched, events in self._reading:
@@ -221,7 +224,7 @@ class Delivery:
     def _submit(self, sender: Sender, batch: Batch, state: _SendState) -> None:
         sender.submit(partial(self._record, batch, state), partial(self._send, batch, state))
 
-    def _read_member(self, member: _Member, events: Iterator[dict | BadEvent], batcher: Batcher, sender: Sender,
+    def _read_member(self, member: _Member, events: FileEvents, batcher: Batcher, sender: Sender,
                      state: _SendState) -> None:
         """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
         staged = member.staged
@@ -265,6 +268,10 @@ class Delivery:
                 staged, "file", {"reason": error.reason, "record_index": error.record_index, "line": error.line}
             )
             log.error("Quarantined %s: %s; the %d event(s) before the fault are delivered", staged.key, error, read)
+        if events.reader == COLUMNAR:
+            self.summary.files_columnar += 1
+        elif events.reader == FASTAVRO:
+            self.summary.files_fastavro[events.refusal or "unknown"] += 1
         counts = member.counts
         counts["read"] += read
         counts["duplicates"] += duplicates

@@ -60,6 +60,9 @@ class DeliverySummary:
     files_already_delivered: int = 0
     files_claimed_elsewhere: int = 0
     files_quarantined: int = 0
+    # Avro files read by the columnar reader, and those read by fastavro, by the columnar reader's reason.
+    files_columnar: int = 0
+    files_fastavro: Counter = field(default_factory=Counter)
     events_read: int = 0
     events_sent: int = 0
     events_already_acknowledged: int = 0
@@ -74,6 +77,7 @@ class DeliverySummary:
     def to_dict(self) -> dict:
         values = asdict(self)
         values["filtered"] = dict(self.filtered)
+        values["files_fastavro"] = dict(self.files_fastavro)
         values["seconds"] = round(self.seconds, 3)
         return values
 

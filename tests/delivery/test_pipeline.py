@@ -220,3 +220,19 @@ def test_delivery_order_is_oldest_day_first_then_each_event_type_hour_by_hour():
     expected = [staged(click, -2), staged(click, -1), staged(open_, -2), staged(open_, -1, 1), staged(open_, -1, 2),
                 staged(click, 0), staged(click, 5), staged(open_, 0), staged(open_, 23), staged(click, 24)]
     assert sorted(reversed(expected), key=delivery_order) == expected
+
+
+def test_the_summary_counts_the_files_each_reader_read(tmp_path, emulator):
+    """Avro files go through the columnar reader; one it cannot read (zstandard) goes to fastavro, is
+    delivered all the same, and is counted with the reason."""
+    root = tmp_path / "staging"
+    hour = pendulum.datetime(2026, 11, 30, 10, tz="UTC")
+    for offset, codec in ((1, "null"), (2, "zstandard"), (3, "snappy")):
+        key = staged_key(event_type="users.messages.email.Open", queue_hour=hour, partition=0, offset=offset)
+        write_avro(root / key, [open_record(offset * 100 + n) for n in range(40)], codec=codec)
+    summary = deliver(root, emulator, tmp_path, "postback")
+    assert summary.events_sent == 120 and delivered_ids(emulator) == eligible_ids(root)
+    assert summary.files_columnar == 2
+    ((reason, files),) = summary.files_fastavro.items()
+    assert files == 1 and reason.startswith("Polars could not read it")
+    assert summary.to_dict()["files_fastavro"] == dict(summary.files_fastavro)

@@ -1,0 +1,77 @@
+"""The columnar reader: a whole Avro file decoded by Polars (Rust) into columns, then made into events.
+
+fastavro builds a Python dict per record, most of a record's decoding cost; Polars decodes a file's blocks
+straight into columns, several times faster. The events are then made from the columns by the plan of the one
+normalisation (`RecordNormaliser.events_from_columns`), so both readers give equal events. A file this reader
+does not take (a codec or field type Polars does not read as fastavro does, or a damaged file) is left to the
+streaming fastavro reader, which also says how far a damaged file could be read; `ColumnarRefusal` says why.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import polars as pl
+from polars.exceptions import PanicException
+
+from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent
+from airflow_braze_td.currents.events import RecordNormaliser
+
+_SCALARS = (pl.String, pl.Boolean, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32,
+            pl.Float32, pl.Float64)
+_INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+class ColumnarRefusal(str):
+    """Why a file is not read by the columnar reader (fastavro reads it instead)."""
+
+
+def columnar_events(data: bytes, event_type: str | None) -> list[dict | BadEvent] | ColumnarRefusal:
+    """The events of one whole staged Avro file of `event_type` (its key's), equal to what
+    `decode.iter_events` yields, or why this reader leaves the file to fastavro."""
+    if data[:4] != AVRO_MAGIC:
+        return ColumnarRefusal("not an Avro file")
+    if event_type is None:
+        return ColumnarRefusal("no event type in the key")
+    try:
+        frame = pl.read_avro(io.BytesIO(data))
+    # Damaged, or a codec or type Polars lacks (a map panics in Rust): fastavro says which, and where.
+    except (Exception, PanicException) as error:  # noqa: BLE001
+        return ColumnarRefusal(f"Polars could not read it ({_first_line(error)})")
+    plan = _plan(tuple(frame.columns), tuple(frame.dtypes), event_type)
+    if isinstance(plan, ColumnarRefusal):
+        return plan
+    normalise, float32 = plan
+    columns = {series.name: (series.cast(pl.String).cast(pl.Float64) if series.name in float32 else series).to_list()
+               for series in frame.get_columns()}
+    events: list[dict | BadEvent] = []
+    for index, event in enumerate(normalise.events_from_columns(columns)):
+        if type(event) is dict:
+            events.append(event)
+        else:
+            events.append(BadEvent(index, str(event), frame.row(index, named=True)))
+    return events
+
+
+@lru_cache(maxsize=1024)
+def _plan(columns: tuple[str, ...], dtypes: tuple[pl.DataType, ...],
+          event_type: str) -> tuple[RecordNormaliser, frozenset[str]] | ColumnarRefusal:
+    """The normaliser for files of these columns, and their 32-bit float columns: written at the shortest
+    decimal that reads back as the same float32, as Polars writes them (Braze's HTTP export writes 3.14 where
+    Avro holds 3.140000104904175). Or why such files are not taken: a Polars type that would not give the values
+    fastavro gives (logical types such as timestamps, records, maps, bytes), or identity fields missing or
+    of the wrong type (fastavro's reader words that error). Made once per schema, not once per file."""
+    types = dict(zip(columns, dtypes, strict=True))
+    for column, dtype in types.items():
+        inner = dtype.inner if isinstance(dtype, pl.List) else dtype
+        if not isinstance(inner, _SCALARS):
+            return ColumnarRefusal(f"field type {dtype}")
+    if types.get("id") != pl.String or not isinstance(types.get("time"), _INTEGERS):
+        return ColumnarRefusal("no string id or integer time")
+    float32 = frozenset(column for column, dtype in types.items() if dtype == pl.Float32)
+    return RecordNormaliser(columns, event_type, float32), float32
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
