@@ -65,3 +65,17 @@ def test_the_core_never_imports_airflow(path: Path) -> None:
 
 def test_the_trigger_does_not_import_the_operator() -> None:
     assert imports_from(PACKAGE / "triggers" / "delivery_lag.py", "airflow_braze_td.operators") == []
+
+
+def test_parsing_the_example_dag_does_not_import_polars(tmp_path: Path) -> None:
+    """A DAG processor parses DAG files often; the columnar reader's Polars (about 0.3 s to import) is loaded
+    by the task that reads files, not by parsing."""
+    import os
+    import subprocess
+    import sys
+
+    dag = PACKAGE.parent / "dags" / "braze_currents_to_treasure_data.py"
+    code = f"import runpy, sys; runpy.run_path({str(dag)!r}); print('polars' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "AIRFLOW_HOME": str(tmp_path)})
+    assert done.stdout.strip().splitlines()[-1] == "False"
