@@ -5,7 +5,8 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
 - floor: fastavro decoding every file plus the serialising the sink cannot avoid (orjson in `{"events": [...]}`
   envelopes of 100 for postback; msgpack rows gzipped per 10,000 for import), on one core;
 - project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
-  separate process, on one core (the emulator gets the other), for postback and import;
+  separate process, on one core (the emulator gets the other), for postback and import, with how many files
+  the columnar reader read and how many went to fastavro (and why);
 - with `--latency-ms`: the project path again against an emulator holding every data request that long, as TD
   over the internet does, and its ratio to the rate against an emulator answering at once;
 - baseline: fastavro, stdlib `json` and `HttpHook.run` per batch of 100 events (postback envelope), one core;
@@ -165,7 +166,8 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     used = os.times()
     return {"events": summary.events_read, "sent": summary.events_sent, "batches": summary.batches,
             "cpu_user": used.user, "cpu_system": used.system,
-            "files": summary.files, "seconds": seconds, "wall_started": wall_started,
+            "files": summary.files, "files_columnar": summary.files_columnar,
+            "files_fastavro": dict(summary.files_fastavro), "seconds": seconds, "wall_started": wall_started,
             "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -446,6 +448,8 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
         "memory_files": {"n": memory_tree["files"], "4n": staged["files"]},
         "memory_hours": {"n": memory_tree["hours"], "4n": hours},
         "peak_rss_mb_at_events_by_mode": {mode: project[mode]["peak_rss_mb"] for mode in MODES},
+        "files_columnar": {mode: project[mode]["files_columnar"] for mode in MODES},
+        "files_fastavro": {mode: project[mode]["files_fastavro"] for mode in MODES},
         "seconds": {"floor": {m: floor[m]["seconds"] for m in MODES}, "project": {m: project[m]["seconds"] for m in MODES},
                     "baseline": baseline["seconds"], "scale_2_workers": two_receiving["seconds"],
                     "floor_2_cores": floor_pair["seconds"],
@@ -466,7 +470,8 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
                  "pinned to a core each, split as the 2 workers are"))
     for mode in MODES:
         rows.append((f"project {mode}", project[mode]["events"], project[mode]["seconds"], project_eps[mode],
-                     f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB"))
+                     f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB, "
+                     f"{_readers(project[mode])}"))
     for mode, run in slowed.items():
         rows.append((f"project {mode}, TD at {latency * 1000:.0f} ms", run["events"], run["seconds"], eps(run),
                      f"1 core, {result['latency_ratio'][mode]:.2f} x its rate with TD answering at once"))
@@ -486,6 +491,13 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
         rows.append((f"project {memory_mode}, memory {label}", run["events"], run["seconds"], eps(run),
                      f"{run_hours} queue hour{'s' if run_hours != 1 else ''}, peak RSS {run['peak_rss_mb']:.0f} MB"))
     return result, rows
+
+
+def _readers(run: dict) -> str:
+    """How many files each reader read: the columnar one, and fastavro with the columnar reader's reasons."""
+    fastavro = sum(run["files_fastavro"].values())
+    reasons = "".join(f"; {count:,} {reason}" for reason, count in sorted(run["files_fastavro"].items()))
+    return f"{run['files_columnar']:,} files columnar, {fastavro:,} fastavro{reasons}"
 
 
 def _attempts(runs: list[dict]) -> str:

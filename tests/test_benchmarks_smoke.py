@@ -31,6 +31,8 @@ def test_throughput_quick_writes_every_figure(tmp_path):
     assert set(result["peak_rss_mb"]) == {"n", "4n"}
     assert result["floor_eps"] > 0 and result["baseline_eps"] > 0 and result["scale_2_workers"] > 0
     assert result["floor_scale_2_cores"] > 0
+    for mode in ("postback", "import"):  # the sample export is Avro with codec null: every file columnar
+        assert result["files_columnar"][mode] == result["files"] and result["files_fastavro"][mode] == {}
 
 
 @pytest.mark.timeout(300)
