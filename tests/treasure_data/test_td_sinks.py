@@ -162,6 +162,19 @@ def test_import_stores_flat_rows(client: TDClient, emu: Emulator) -> None:
     assert emu.rows(DB, TABLE) == [flatten_event(event) for event in events]
 
 
+@pytest.mark.parametrize("level", [0, 3])
+def test_import_bodies_are_gzip_at_each_isal_level(client: TDClient, emu: Emulator, level: int) -> None:
+    events = [make_event(n) for n in range(20)]
+    assert [r.accepted for r in deliver(sink_for("import", client, gzip_level=level), events)] == [20]
+    assert emu.rows(DB, TABLE) == [flatten_event(event) for event in events]
+
+
+@pytest.mark.parametrize("level", [-1, 4, 6])
+def test_import_refuses_a_gzip_level_isal_lacks(client: TDClient, level: int) -> None:
+    with pytest.raises(ValueError, match="ISA-L's, 0 to 3"):
+        sink_for("import", client, gzip_level=level)
+
+
 def test_import_dedupes_a_retry_after_store_then_500_and_a_resend(client: TDClient, emu: Emulator) -> None:
     sink = sink_for("import", client)
     events = [make_event(n) for n in range(20)]
