@@ -43,8 +43,9 @@ def columnar_events(data: bytes, event_type: str | None) -> list[dict | BadEvent
     if isinstance(plan, ColumnarRefusal):
         return plan
     normalise, float32 = plan
-    columns = {series.name: (series.cast(pl.String).cast(pl.Float64) if series.name in float32 else series).to_list()
-               for series in frame.get_columns()}
+    columns = dict(zip(frame.columns, [series.to_list() for series in frame.get_columns()], strict=True))
+    for name in float32:
+        columns[name] = frame.get_column(name).cast(pl.String).cast(pl.Float64).to_list()
     events: list[dict | BadEvent] = []
     for index, event in enumerate(normalise.events_from_columns(columns)):
         if type(event) is dict:
