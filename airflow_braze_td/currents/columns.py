@@ -10,6 +10,7 @@ streaming fastavro reader, which also says how far a damaged file could be read;
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from functools import lru_cache
 
 import polars as pl
@@ -18,6 +19,8 @@ from polars.exceptions import PanicException
 from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent
 from airflow_braze_td.currents.events import RecordNormaliser
 
+# Events made from the columns at a time: a slice of a big file's columns and its events, not all of them.
+SLICE_ROWS = 10_000
 _SCALARS = (pl.String, pl.Boolean, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32,
             pl.Float32, pl.Float64)
 _INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
@@ -27,9 +30,12 @@ class ColumnarRefusal(str):
     """Why a file is not read by the columnar reader (fastavro reads it instead)."""
 
 
-def columnar_events(data: bytes, event_type: str | None) -> list[dict | BadEvent] | ColumnarRefusal:
+def columnar_events(data: bytes, event_type: str | None) -> Iterator[dict | BadEvent] | ColumnarRefusal:
     """The events of one whole staged Avro file of `event_type` (its key's), equal to what
-    `decode.iter_events` yields, or why this reader leaves the file to fastavro."""
+    `decode.iter_events` yields, or why this reader leaves the file to fastavro (decided before any event).
+
+    The file is decoded whole, but its events are made `SLICE_ROWS` at a time, so a big file never holds all
+    its events as Python objects at once, only its columns."""
     if data[:4] != AVRO_MAGIC:
         return ColumnarRefusal("not an Avro file")
     if event_type is None:
@@ -42,17 +48,21 @@ def columnar_events(data: bytes, event_type: str | None) -> list[dict | BadEvent
     plan = _plan(tuple(frame.columns), tuple(frame.dtypes), event_type)
     if isinstance(plan, ColumnarRefusal):
         return plan
-    normalise, float32 = plan
-    columns = dict(zip(frame.columns, [series.to_list() for series in frame.get_columns()], strict=True))
-    for name in float32:
-        columns[name] = frame.get_column(name).cast(pl.String).cast(pl.Float64).to_list()
-    events: list[dict | BadEvent] = []
-    for index, event in enumerate(normalise.events_from_columns(columns)):
-        if type(event) is dict:
-            events.append(event)
-        else:
-            events.append(BadEvent(index, str(event), frame.row(index, named=True)))
-    return events
+    return _events(frame, *plan)
+
+
+def _events(frame: pl.DataFrame, normalise: RecordNormaliser, float32: frozenset[str]) -> Iterator[dict | BadEvent]:
+    names = frame.columns
+    for start in range(0, frame.height, SLICE_ROWS):
+        rows = frame.slice(start, SLICE_ROWS)
+        columns = dict(zip(names, [series.to_list() for series in rows.get_columns()], strict=True))
+        for name in float32:
+            columns[name] = rows.get_column(name).cast(pl.String).cast(pl.Float64).to_list()
+        for index, event in enumerate(normalise.events_from_columns(columns), start):
+            if type(event) is dict:
+                yield event
+            else:
+                yield BadEvent(index, str(event), frame.row(index, named=True))
 
 
 @lru_cache(maxsize=1024)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
+from airflow_braze_td.currents import columns
 from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_events
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError, iter_events
 from airflow_braze_td.currents.layout import staged_key
@@ -106,6 +107,15 @@ def test_the_edges_of_the_normalisation_read_the_same(tmp_path: Path) -> None:
     assert columnar[0]["properties"]["purchase_properties"] == {"quantity": 2, "coupon": None}
     assert columnar[2]["properties"]["purchase_properties"] is None
     assert [item[:2] for item in columnar if isinstance(item, tuple)] == [("bad", 4), ("bad", 5), ("bad", 6)]
+
+
+def test_events_are_made_a_slice_at_a_time_with_their_places_in_the_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(columns, "SLICE_ROWS", 7)
+    records = [{"id": f"e{n}" if n != 16 else "", "user_id": "u", "time": n, "price": n + 0.1} for n in range(30)]
+    data = write_avro(tmp_path / "p.avro", records, schema=PURCHASE_SCHEMA).read_bytes()
+    columnar, streamed = _both(data, PURCHASE)
+    assert columnar == streamed and len(columnar) == 30
+    assert columnar[16][:2] == ("bad", 16) and columnar[29]["properties"]["price"] == 29.1
 
 
 def test_bad_records_keep_their_record(tmp_path: Path) -> None:
