@@ -84,7 +84,7 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None, head: bytes
     index = 0
     try:
         reader = fastavro.reader(stream)
-        normalise = normaliser_for(reader.metadata.get("avro.schema", ""), event_type)
+        normalise = _normaliser_for(reader.metadata.get("avro.schema", ""), event_type)
         if isinstance(normalise, str):
             raise CorruptFileError(name, normalise, record_index=0)
         for record in reader:
@@ -103,7 +103,7 @@ def _iter_avro(stream: IO[bytes], name: str, event_type: str | None, head: bytes
 
 
 @lru_cache(maxsize=1024)
-def normaliser_for(schema_json: str, event_type: str | None) -> RecordNormaliser | str:
+def _normaliser_for(schema_json: str, event_type: str | None) -> RecordNormaliser | str:
     """The normaliser for files of one writer schema, or why such files cannot be read.
 
     Braze writes thousands of small files an hour with a few dozen schemas, so the plan is made once per

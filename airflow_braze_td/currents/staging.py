@@ -191,7 +191,7 @@ COLUMNAR, FASTAVRO, JSON = "columnar", "fastavro", "json"
 
 class FileEvents:
     """One staged file's events, read when iterated. Then `reader` says which reader read them (`COLUMNAR`,
-    `FASTAVRO` or `JSON`) and, for an Avro file fastavro read, `refusal` says why the columnar reader did not.
+    `FASTAVRO` or `JSON`) and, for every Avro file fastavro read, `refusal` says why the columnar reader did not.
 
     `fetch` returns the file's bytes (fetched ahead; a failed fetch raises here, where opening the file
     would have); without it the file is streamed from `open_stream`.

@@ -27,7 +27,7 @@ from functools import partial
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.layout import StagedFile
-from airflow_braze_td.currents.staging import COLUMNAR, FASTAVRO, READ_AHEAD_FILES, FileEvents, StagingArea
+from airflow_braze_td.currents.staging import COLUMNAR, READ_AHEAD_FILES, FileEvents, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
 from airflow_braze_td.delivery.bundles import bundles_to_resume, delivery_order, plan_bundles
 from airflow_braze_td.delivery.collector import fewer_collections
@@ -270,8 +270,8 @@ class Delivery:
             log.error("Quarantined %s: %s; the %d event(s) before the fault are delivered", staged.key, error, read)
         if events.reader == COLUMNAR:
             self.summary.files_columnar += 1
-        elif events.reader == FASTAVRO:
-            self.summary.files_fastavro[events.refusal or "unknown"] += 1
+        elif events.refusal is not None:
+            self.summary.files_fastavro[events.refusal] += 1
         counts = member.counts
         counts["read"] += read
         counts["duplicates"] += duplicates
