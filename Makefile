@@ -61,10 +61,13 @@ $(DEPLOY_STAMP): $(STAMP) | $(UV)
 demo: $(STAMP)
 	$(BIN)/python -m airflow_braze_td.demo
 
-# Both suites run even when the first fails. Each keeps its own AIRFLOW_HOME: Airflow 2 and 3 write different
-# airflow.cfg files.
-test:
-	$(MAKE) --keep-going test-airflow3 test-airflow2
+# Both suites side by side, one per core (each is mostly one process at a time), and both run even when one
+# fails; each one's output is printed whole when it ends. They share nothing: each keeps its own venv and
+# AIRFLOW_HOME (Airflow 2 and 3 write different airflow.cfg files), pytest gives each its own numbered
+# temporary folder, and every server they start binds a free port of 127.0.0.1. The venvs are built first,
+# one after the other: both editable installs write the checkout's egg-info.
+test: $(STAMP) $(STAMP2)
+	$(MAKE) -j2 --output-sync=target --keep-going test-airflow3 test-airflow2
 
 test-airflow3: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/$(VENV)/airflow-home $(BIN)/python -m pytest -q
