@@ -1,8 +1,9 @@
 """The deployment scenarios run only under `make deployment-test` (BRAZE_TD_DEPLOYMENT=1): they start
 PostgreSQL, an S3 server, Redis and Airflow's own processes, which `make test` must not need.
 
-One deployment is started per executor and shared by that executor's scenarios; the figures each
-scenario measures are written to `.deployment/figures.json` and printed at the end."""
+One deployment is started per executor and shared by that executor's scenarios; both deployments keep their
+state in one set of backing services (PostgreSQL, S3, Redis) started once. The figures each scenario measures
+are written to `.deployment/figures.json` and printed at the end."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.deployment.harness import ROOT, Deployment
+from tests.deployment.harness import ROOT, BackingServices, Deployment
 
 ENABLED = os.environ.get("BRAZE_TD_DEPLOYMENT") == "1"
 EXECUTORS = os.environ.get("BRAZE_TD_DEPLOYMENT_EXECUTORS", "LocalExecutor,CeleryExecutor").split(",")
 # Each executor's deployment (start, scenarios, stop) must end within this; the harness kills it otherwise.
-BUDGET_SECONDS = float(os.environ.get("BRAZE_TD_DEPLOYMENT_BUDGET_SECONDS", "480"))
+BUDGET_SECONDS = float(os.environ.get("BRAZE_TD_DEPLOYMENT_BUDGET_SECONDS", "600"))
 FIGURES = ROOT / ".deployment" / "figures.json"
 _figures: dict[str, dict] = {}
 
@@ -33,9 +34,21 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def backing() -> Iterator[BackingServices]:
+    """PostgreSQL, S3 and Redis, once for both executors: each deployment gets a fresh metadata database (a
+    copy of one migrated template), an emptied S3 and a flushed Redis."""
+    services = BackingServices()
+    try:
+        services.start()
+        yield services
+    finally:
+        services.stop()
+
+
 @pytest.fixture(scope="session", params=EXECUTORS)
-def deployment(request) -> Iterator[Deployment]:
-    deployment = Deployment(executor=request.param)
+def deployment(request, backing: BackingServices) -> Iterator[Deployment]:
+    deployment = Deployment(executor=request.param, backing=backing)
     watchdog = deployment.stop_after(BUDGET_SECONDS)
     try:
         try:

@@ -4,6 +4,11 @@
 workers). Everything binds 127.0.0.1 on free ports, and `Deployment.stop()` (also run at exit, on SIGTERM
 and when the time budget runs out) ends every process it started.
 
+PostgreSQL, the S3 server and Redis are `BackingServices`, which one test session starts once for the
+deployments of both executors: each deployment gets its own metadata database, a copy of one database
+`airflow db migrate` prepared once (a Postgres template), an S3 server emptied of the last deployment's
+objects and Redis flushed, so it starts from what a fresh deployment has.
+
 `python -m tests.deployment.harness up [--executor CeleryExecutor] [--minutes 60]` starts it and prints
 the UI's address (`make deployment-up`).
 """
@@ -43,6 +48,8 @@ WORKER_NAME_VARIABLE = "BRAZE_TD_WORKER_NAME"
 # Slow machines (2 cores shared with other work): Airflow's processes take tens of seconds to start.
 START_TIMEOUT_SECONDS = 240.0
 STOP_TIMEOUT_SECONDS = 10.0
+# The database `airflow db migrate` prepares once; each deployment's metadata database is a copy of it.
+TEMPLATE_DATABASE = "airflow_template"
 
 
 def worker_hostname() -> str:
@@ -88,16 +95,20 @@ class Service:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
-    def stop(self) -> None:
-        """SIGTERM to the process group, SIGKILL after a grace period: Airflow's processes have children."""
+    def terminate(self) -> None:
+        """SIGTERM to the process group: Airflow's processes have children."""
         if self.popen.poll() is None:
             try:
                 os.killpg(self.popen.pid, signal.SIGTERM)
-                self.popen.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                pass
             except ProcessLookupError:
-                return
+                pass
+
+    def kill_at(self, deadline: float) -> None:
+        """SIGKILL to whatever is left of the process group once `deadline` (`time.monotonic()`) has passed."""
+        try:
+            self.popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -105,86 +116,80 @@ class Service:
         self.popen.wait()
 
 
-@dataclass
-class Deployment:
-    """The whole deployment; `start()` brings it up, `stop()` takes it all down."""
+def stop_services(services: list[Service]) -> None:
+    """SIGTERM to every service at once, then SIGKILL to those still running after one shared grace period.
+    One service after the other, the grace periods added up: 18 s to stop the Celery deployment."""
+    for service in services:
+        service.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for service in services:
+        service.kill_at(deadline)
 
-    executor: str = "LocalExecutor"
-    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="braze-td-deploy-")))
+
+def _spawn(workdir: Path, services: list[Service], name: str, command: list[str], env: dict[str, str],
+           user: str | None = None) -> Service:
+    """`command` in its own process group, its output in `workdir/logs/<name>.log`, added to `services`."""
+    log = workdir / "logs" / f"{name}.log"
+    if user is not None and os.geteuid() == 0:
+        command = ["runuser", "-u", user, "--", *command]
+    with log.open("ab") as out:
+        popen = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                 cwd=workdir)
+    service = Service(name, popen, log)
+    services.append(service)
+    return service
+
+
+def _remove_workdir(workdir: Path) -> None:
+    if os.environ.get("BRAZE_TD_KEEP_DEPLOYMENT") != "1":
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class BackingServices:
+    """PostgreSQL, the S3 server and Redis: what a deployment keeps its state in, started once for every
+    deployment of a test session (each start costs seconds of a 2-core machine, the migration half a minute)."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="braze-td-backing-")))
     services: list[Service] = field(default_factory=list)
-    emulator: EmulatorProcess | None = None
     ports: dict[str, int] = field(default_factory=dict)
-    _token: str | None = None
+    template_ready: bool = False
     _stopped: bool = False
 
-    # -- lifecycle --------------------------------------------------------------------------------------------
-
-    def start(self) -> Deployment:
+    def start(self) -> BackingServices:
         atexit.register(self.stop)
-        for name in ("postgres", "redis", "s3", "api", "scheduler_logs", "triggerer_logs"):
+        for name in ("postgres", "redis", "s3"):
             self.ports[name] = free_port()
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
         self._start_postgres()
         self._start_s3()
         self._start_redis()
-        self.emulator = start_emulator_process(store=str(self.workdir / "td.sqlite"), api_keys=[DEMO_KEY])
-        self._airflow(["db", "migrate"])
-        self._start_airflow_processes()
-        self.create_connections()
-        self.timings = {"start_seconds": round(time.monotonic() - started, 1)}
         return self
 
     def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
-        for service in reversed(self.services):
-            service.stop()
-        if self.emulator is not None:
-            self.emulator.stop()
-        if os.environ.get("BRAZE_TD_KEEP_DEPLOYMENT") != "1":
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        stop_services(self.services)
+        _remove_workdir(self.workdir)
 
-    def stop_after(self, seconds: float) -> threading.Timer:
-        """A watchdog: whatever happens to the caller, nothing outlives `seconds`."""
-        timer = threading.Timer(seconds, self._out_of_time)
-        timer.daemon = True
-        timer.start()
-        return timer
+    def database_url(self, database: str) -> str:
+        return f"postgresql+psycopg2://airflow@127.0.0.1:{self.ports['postgres']}/{database}"
 
-    def _out_of_time(self) -> None:
-        print(f"deployment harness: time budget spent, stopping everything in {self.workdir}", file=sys.stderr)
-        self.stop()
-        os._exit(3)
+    def create_database(self, database: str, template: str | None = None) -> None:
+        """A new database, empty or a copy of `template`. Postgres copies a template only once nothing is
+        connected to it, so a copy is tried again while the migration's connections are still closing."""
+        command = [str(_postgres_bin() / "createdb"), "-h", "127.0.0.1", "-p", str(self.ports["postgres"]),
+                   "-U", "airflow", *(["-T", template] if template else []), database]
+        wait_for(f"database {database}", lambda: subprocess.run(command, check=True, capture_output=True,
+                                                                timeout=120), timeout=60)
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None,
-               user: str | None = None) -> Service:
-        log = self.workdir / "logs" / f"{name}.log"
-        if user is not None and os.geteuid() == 0:
-            command = ["runuser", "-u", user, "--", *command]
-        with log.open("ab") as out:
-            popen = subprocess.Popen(
-                command, env=env or self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                cwd=self.workdir,
-            )
-        service = Service(name, popen, log)
-        self.services.append(service)
-        return service
-
-    def log_tails(self, lines: int = 12) -> str:
-        """The last lines of the logs of the services that exited (of all, if none did), for a failed start."""
-        dead = [service.log for service in self.services if not service.alive()]
-        tails = []
-        for log in dead or sorted((self.workdir / "logs").glob("*.log")):
-            text = log.read_text(errors="replace").splitlines()[-lines:]
-            tails.append(f"--- {log.name}\n" + "\n".join(text))
-        return "\n".join(tails)
-
-    def service(self, name: str) -> Service:
-        return next(service for service in self.services if service.name == name)
-
-    # -- backing services -------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """What the last deployment left, gone: S3 emptied of every bucket (then the two buckets again) and
+        Redis flushed."""
+        requests.post(f"{self.s3_url}/moto-api/reset", timeout=30).raise_for_status()
+        self._create_buckets()
+        self._redis_command(b"FLUSHALL\r\n", b"+OK")
 
     def _start_postgres(self) -> None:
         """PostgreSQL from Debian's package, in a throw-away cluster; as root, it runs as `postgres`."""
@@ -202,38 +207,39 @@ class Deployment:
         with (self.workdir / "logs" / "initdb.log").open("wb") as out:
             subprocess.run(initdb, check=True, stdout=out, stderr=subprocess.STDOUT, timeout=120)
         port = str(self.ports["postgres"])
-        self._spawn("postgres", [
+        _spawn(self.workdir, self.services, "postgres", [
             str(pg_bin / "postgres"), "-D", str(data), "-p", port, "-c", "listen_addresses=127.0.0.1",
             "-k", str(data), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=200",
         ], env=dict(os.environ), user=user)
         ready = [str(pg_bin / "pg_isready"), "-h", "127.0.0.1", "-p", port, "-U", "airflow"]
         wait_for("postgres", lambda: subprocess.run(ready, capture_output=True).returncode == 0, timeout=60)
-        subprocess.run([str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "airflow", "airflow"],
-                       check=True, capture_output=True, timeout=60)
 
     def _start_s3(self) -> None:
         port = self.ports["s3"]
-        self._spawn("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], env=dict(os.environ))
+        _spawn(self.workdir, self.services, "s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+               env=dict(os.environ))
         wait_for("moto", lambda: requests.get(f"{self.s3_url}/moto-api/", timeout=2).ok, timeout=60)
+        self._create_buckets()
+
+    def _create_buckets(self) -> None:
         for bucket in (STAGING_BUCKET, LEDGER_BUCKET):
             self.s3_client().create_bucket(Bucket=bucket)
 
     def _start_redis(self) -> None:
-        if self.executor != "CeleryExecutor":
-            return
         port = str(self.ports["redis"])
-        self._spawn("redis", [
+        _spawn(self.workdir, self.services, "redis", [
             shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "",
             "--appendonly", "no", "--dir", str(self.workdir),
         ], env=dict(os.environ))
+        wait_for("redis", lambda: self._redis_command(b"PING\r\n", b"+PONG"), timeout=30)
 
-        def pong() -> bool:
-            with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-
-        wait_for("redis", pong, timeout=30)
+    def _redis_command(self, command: bytes, answer: bytes) -> bool:
+        with socket.create_connection(("127.0.0.1", self.ports["redis"]), timeout=5) as conn:
+            conn.sendall(command)
+            if not conn.recv(64).startswith(answer):
+                raise RuntimeError(f"redis did not answer {answer!r} to {command!r}")
+            return True
 
     @property
     def s3_url(self) -> str:
@@ -245,6 +251,109 @@ class Deployment:
         return boto3.client("s3", endpoint_url=self.s3_url, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
+
+@dataclass
+class Deployment:
+    """The whole deployment; `start()` brings it up, `stop()` takes it all down. Given `backing`, it keeps its
+    state there (and leaves those services running); otherwise it starts its own."""
+
+    executor: str = "LocalExecutor"
+    backing: BackingServices | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="braze-td-deploy-")))
+    services: list[Service] = field(default_factory=list)
+    emulator: EmulatorProcess | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    _own_backing: bool = False
+    _token: str | None = None
+    _stopped: bool = False
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self) -> Deployment:
+        atexit.register(self.stop)
+        for name in ("api", "scheduler_logs", "triggerer_logs"):
+            self.ports[name] = free_port()
+        (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        if self.backing is None:
+            self.backing, self._own_backing = BackingServices(), True
+            self.backing.start()
+        else:
+            self.backing.reset()
+        self.emulator = start_emulator_process(store=str(self.workdir / "td.sqlite"), api_keys=[DEMO_KEY])
+        self._create_metadata_database()
+        self._start_airflow_processes()
+        self.create_connections()
+        self.timings = {"start_seconds": round(time.monotonic() - started, 1)}
+        return self
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        stop_services(self.services)
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self._own_backing and self.backing is not None:
+            self.backing.stop()
+        _remove_workdir(self.workdir)
+
+    @property
+    def database(self) -> str:
+        return f"airflow_{self.executor.removesuffix('Executor').lower()}"
+
+    def _create_metadata_database(self) -> None:
+        """This deployment's metadata database: a copy of the template `airflow db migrate` prepared (migrated
+        first if this is the backing services' first deployment)."""
+        if not self.backing.template_ready:
+            self.backing.create_database(TEMPLATE_DATABASE)
+            self._airflow(["db", "migrate"], database=TEMPLATE_DATABASE)
+            self.backing.template_ready = True
+        self.backing.create_database(self.database, template=TEMPLATE_DATABASE)
+
+    def stop_after(self, seconds: float) -> threading.Timer:
+        """A watchdog: whatever happens to the caller, nothing outlives `seconds`."""
+        timer = threading.Timer(seconds, self._out_of_time)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _out_of_time(self) -> None:
+        print(f"deployment harness: time budget spent, stopping everything in {self.workdir}", file=sys.stderr)
+        self.stop()
+        if self.backing is not None:
+            self.backing.stop()  # shared or not: os._exit runs no atexit handler
+        os._exit(3)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Service:
+        return _spawn(self.workdir, self.services, name, command, env or self.env())
+
+    def all_services(self) -> list[Service]:
+        """This deployment's processes and the backing services it keeps its state in."""
+        return [*(self.backing.services if self.backing else []), *self.services]
+
+    def log_tails(self, lines: int = 12) -> str:
+        """The last lines of the logs of the services that exited (of all, if none did), for a failed start."""
+        dead = [service.log for service in self.all_services() if not service.alive()]
+        workdirs = [self.workdir, *([self.backing.workdir] if self.backing else [])]
+        tails = []
+        for log in dead or sorted(log for workdir in workdirs for log in (workdir / "logs").glob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"--- {log.name}\n" + "\n".join(text))
+        return "\n".join(tails)
+
+    def service(self, name: str) -> Service:
+        return next(service for service in self.services if service.name == name)
+
+    # -- backing services -------------------------------------------------------------------------------------
+
+    @property
+    def s3_url(self) -> str:
+        return self.backing.s3_url
+
+    def s3_client(self):
+        return self.backing.s3_client()
+
     def s3_storage_options(self) -> dict:
         """fsspec options for the test process's own reads and writes of the buckets."""
         return {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": self.s3_url,
@@ -252,12 +361,13 @@ class Deployment:
 
     # -- Airflow ----------------------------------------------------------------------------------------------
 
-    def env(self, **extra: str) -> dict[str, str]:
-        """Every Airflow process's environment. No AWS variables: S3 is reached only through the `aws`
-        connection the DAG's params name, as on a machine without ambient credentials."""
+    def env(self, database: str | None = None, **extra: str) -> dict[str, str]:
+        """Every Airflow process's environment (its metadata database this deployment's unless `database` is
+        named). No AWS variables: S3 is reached only through the `aws` connection the DAG's params name, as on a
+        machine without ambient credentials."""
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "AIRFLOW"))}
         api = f"http://127.0.0.1:{self.ports['api']}"
-        database = f"postgresql+psycopg2://airflow@127.0.0.1:{self.ports['postgres']}/airflow"
+        database = self.backing.database_url(database or self.database)
         env.update(
             PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             PYTHONPATH=str(ROOT),
@@ -281,7 +391,7 @@ class Deployment:
             AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
             AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE="True",
-            AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.ports['redis']}/0",
+            AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:{self.backing.ports['redis']}/0",
             AIRFLOW__CELERY__RESULT_BACKEND=f"db+{database}",
             AIRFLOW__CELERY__WORKER_CONCURRENCY="1",
             BRAZE_TD_STAGING_URL=f"s3://{STAGING_BUCKET}/scheduled",
@@ -294,9 +404,9 @@ class Deployment:
         env.update(extra)
         return env
 
-    def _airflow(self, args: list[str], timeout: float = 600) -> None:
+    def _airflow(self, args: list[str], database: str | None = None, timeout: float = 600) -> None:
         with (self.workdir / "logs" / f"airflow-{args[0]}.log").open("ab") as out:
-            subprocess.run([str(BIN / "airflow"), *args], env=self.env(), check=True, stdout=out,
+            subprocess.run([str(BIN / "airflow"), *args], env=self.env(database), check=True, stdout=out,
                            stderr=subprocess.STDOUT, timeout=timeout)
 
     def _start_airflow_processes(self) -> None:
@@ -328,11 +438,11 @@ class Deployment:
 
     def stop_service(self, name: str) -> None:
         service = self.service(name)
-        service.stop()
+        stop_services([service])
         self.services.remove(service)
 
     def require_alive(self) -> None:
-        dead = [service.name for service in self.services if not service.alive()]
+        dead = [service.name for service in self.all_services() if not service.alive()]
         if dead:
             raise ServiceExited(f"exited: {', '.join(dead)} (logs in {self.workdir / 'logs'})")
 
