@@ -54,6 +54,14 @@ def _check_identity(event_id: object, event_time: object) -> None:
         raise InvalidEvent(f"event {event_id} has a `time` that is not integer Unix seconds (got {event_time!r})")
 
 
+def _json_or_text(raw: str) -> object:
+    """A JSON-string property (`CustomEvent.properties`) as the value it holds; text that is not JSON stays text."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
 def shortest_float32(value: float) -> float:
     """The shortest decimal that reads back as the same 32-bit float: Avro `float` 3.14 decodes as
     3.140000104904175, and Braze's HTTP export writes 3.14."""
@@ -105,11 +113,7 @@ class RecordNormaliser:
                 properties[out] = shortest_float32(value)
         json_field = self._json_field
         if json_field is not None and isinstance(properties.get("properties"), str):
-            raw = properties.pop("properties")
-            try:
-                properties[json_field] = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                properties[json_field] = raw
+            properties[json_field] = _json_or_text(properties.pop("properties"))
         return {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
                 "properties": properties}
 
@@ -141,10 +145,7 @@ class RecordNormaliser:
             properties = {name: value for name, value in zip(outputs, property_row) if value is not None}
             if raw is not None:
                 if isinstance(raw, str):
-                    try:
-                        properties[json_field] = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        properties[json_field] = raw
+                    properties[json_field] = _json_or_text(raw)
                 else:
                     properties["properties"] = raw
             yield {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
