@@ -36,10 +36,13 @@ $(UV):
 	.uv/bin/pip install --quiet uv==$(UV_VERSION)
 
 # A venv with the pip its Python ships, then uv installs the project and EXTRAS at the locked versions.
+# Installs compile bytecode: where PYTHONDONTWRITEBYTECODE is set (it is on these machines), Python would
+# otherwise compile every module it imports from source in every process (`import airflow.models`: 6.2 s
+# against 2.0 s), and the suite starts hundreds of processes.
 define install-venv
 rm -rf $(@D)
 $(PYTHON) -m venv $(@D)
-$(UV) pip install --quiet --python $(@D)/bin/python -e '.[$(EXTRAS)]' --constraint $(word 2,$^)
+$(UV) pip install --quiet --compile-bytecode --python $(@D)/bin/python -e '.[$(EXTRAS)]' --constraint $(word 2,$^)
 touch $@
 endef
 
@@ -55,7 +58,7 @@ DEPLOY_STAMP := $(VENV)/.deploy-installed
 EXECUTOR ?= LocalExecutor
 
 $(DEPLOY_STAMP): $(STAMP) | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(EXTRAS),deploy]' --constraint $(LOCK)
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[$(EXTRAS),deploy]' --constraint $(LOCK)
 	touch $@
 
 demo: $(STAMP)
