@@ -97,6 +97,11 @@ class RecordNormaliser:
                              if name in float32_fields and name not in self._not_properties)
         self._json_field = _JSON_PROPERTY_FIELDS.get(event_type)
 
+    @property
+    def json_field(self) -> str | None:
+        """The field a JSON-string `properties` is read into, for this event type (None: it stays text)."""
+        return self._json_field
+
     def __call__(self, record: dict) -> dict:
         event_id, event_time = record.get("id"), record.get("time")
         if type(event_id) is not str or not event_id or type(event_time) is not int:
@@ -117,39 +122,106 @@ class RecordNormaliser:
         return {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
                 "properties": properties}
 
-    def events_from_columns(self, columns: Mapping[str, list]) -> Iterator[dict | InvalidEvent]:
+    def event_columns(self, columns: Mapping[str, list]) -> tuple[EventColumns, list[tuple[int, InvalidEvent]]]:
         """The same events from a file decoded column by column (`columns`: each field's values in file
-        order, float32 fields already at their shortest float32 value); a record that is not an event comes as
-        the `InvalidEvent` `__call__` would raise. The plan is `__init__`'s, applied to whole columns: a field
-        absent from the schema is skipped once, not looked up per record."""
+        order, float32 fields already at their shortest float32 value), kept as columns: an `EventColumns` of
+        the records that are events, and the others as (index, the `InvalidEvent` `__call__` would raise).
+        Records holding both `properties` and the field it is read into are not for this method. The plan is `__init__`'s, applied to whole columns: a field absent from the schema is skipped once,
+        not looked up per record."""
         ids, times = columns["id"], columns["time"]
-        user_names = self._user
-        user_rows = zip(*(columns[name] for name in user_names)) if user_names else repeat(())
-        json_field = self._json_field
-        json_source = "properties" if json_field is not None and "properties" in columns else None
-        renames = dict(self._renames)
-        property_names = tuple(name for name in columns
-                               if name not in self._not_properties and name != json_source)
-        outputs = tuple(renames.get(name, name) for name in property_names)
-        property_rows = zip(*(columns[name] for name in property_names)) if property_names else repeat(())
-        raw_json = columns[json_source] if json_source else repeat(None)
-        for event_id, event_time, user_row, property_row, raw in zip(
-                ids, times, user_rows, property_rows, raw_json):
+        invalid: list[tuple[int, InvalidEvent]] = []
+        for index, (event_id, event_time) in enumerate(zip(ids, times)):
             if type(event_id) is not str or not event_id or type(event_time) is not int:
                 try:
                     _check_identity(event_id, event_time)
                 except InvalidEvent as error:
-                    yield error
-                    continue
-            user = {name: value for name, value in zip(user_names, user_row) if value is not None}
-            properties = {name: value for name, value in zip(outputs, property_row) if value is not None}
-            if raw is not None:
-                if isinstance(raw, str):
-                    properties[json_field] = _json_or_text(raw)
-                else:
-                    properties["properties"] = raw
-            yield {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
-                   "properties": properties}
+                    invalid.append((index, error))
+        # `__call__` reads the property as JSON where it is a string; a column holds one type.
+        raw_json = columns.get("properties") if self._json_field is not None else None
+        json_field = self._json_field if raw_json is not None and any(type(raw) is str for raw in raw_json) else None
+        renames = {**dict(self._renames), **({"properties": json_field} if json_field else {})}
+        properties = {renames.get(name, name): values for name, values in columns.items()
+                      if name not in self._not_properties}
+        block = EventColumns(self.event_type, ids, times, {name: columns[name] for name in self._user}, properties,
+                             json_field)
+        if invalid:
+            bad = {index for index, _ in invalid}
+            block = block.take([index for index in range(len(ids)) if index not in bad])
+        return block, invalid
+
+
+class EventColumns:
+    """Events of one event type held as columns: what the columnar reader gives, so filters, dedupe and the
+    sinks' encoders can work a column at a time and make no dict for an event that is not sent.
+
+    `user` and `properties` map each output field name to its values (None where the event has no value);
+    the values of `json_field`, if set, are the JSON text a property holds (`CustomEvent.properties`), read
+    only for an event that is made. `event(row)` and `events()` are the dicts `RecordNormaliser` makes for the
+    same records."""
+
+    __slots__ = ("event_type", "ids", "times", "user", "properties", "json_field")
+
+    def __init__(self, event_type: str, ids: list[str], times: list[int], user: dict[str, list],
+                 properties: dict[str, list], json_field: str | None = None) -> None:
+        self.event_type, self.ids, self.times = event_type, ids, times
+        self.user, self.properties, self.json_field = user, properties, json_field
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, rows: list[int]) -> EventColumns:
+        """These rows only, in this order."""
+        def pick(values: list) -> list:
+            return [values[row] for row in rows]
+        return EventColumns(self.event_type, pick(self.ids), pick(self.times),
+                            {name: pick(values) for name, values in self.user.items()},
+                            {name: pick(values) for name, values in self.properties.items()}, self.json_field)
+
+    def column(self, section: str, name: str, rows: list[int]) -> list:
+        """The values of one field (`section` "user" or "properties") at `rows`, as the events hold them."""
+        values = getattr(self, section)[name]
+        picked = values if len(rows) == len(values) else [values[row] for row in rows]
+        if section == "properties" and name == self.json_field:
+            return [None if raw is None else _json_or_text(raw) for raw in picked]
+        return picked
+
+    def event(self, row: int) -> dict:
+        """One row's event."""
+        return self._made(self.ids[row], self.times[row],
+                          {name: value for name, values in self.user.items() if (value := values[row]) is not None},
+                          {name: value for name, values in self.properties.items()
+                           if (value := values[row]) is not None})
+
+    def events(self, rows: list[int] | None = None) -> Iterator[dict]:
+        """The events at `rows` (default: every row), in order."""
+        block = self if rows is None or len(rows) == len(self) else self.take(rows)
+        made, user_names, property_names = block._made, tuple(block.user), tuple(block.properties)
+        user_rows = zip(*block.user.values()) if user_names else repeat(())
+        property_rows = zip(*block.properties.values()) if property_names else repeat(())
+        for event_id, event_time, user_row, property_row in zip(block.ids, block.times, user_rows, property_rows):
+            yield made(event_id, event_time,
+                       {name: value for name, value in zip(user_names, user_row) if value is not None},
+                       {name: value for name, value in zip(property_names, property_row) if value is not None})
+
+    def _made(self, event_id: str, event_time: int, user: dict, properties: dict) -> dict:
+        json_field = self.json_field
+        if json_field is not None and json_field in properties:
+            properties[json_field] = _json_or_text(properties[json_field])
+        return {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
+                "properties": properties}
+
+
+class EventRow:
+    """One row of an `EventColumns`, standing for its event in a batch: the dict is made only if needed
+    (the event is refused and quarantined), not for every event sent."""
+
+    __slots__ = ("block", "row")
+
+    def __init__(self, block: EventColumns, row: int) -> None:
+        self.block, self.row = block, row
+
+    def resolve(self) -> dict:
+        return self.block.event(self.row)
 
 
 def normalise_http_event(event: dict, default_event_type: str | None = None) -> dict:

@@ -28,7 +28,7 @@ import fsspec
 import pendulum
 
 from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent, iter_events
-from airflow_braze_td.currents.events import EventTypeSelector
+from airflow_braze_td.currents.events import EventColumns, EventTypeSelector
 from airflow_braze_td.currents.layout import StagedFile, folder_event_type, parse_key
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ COLUMNAR, FASTAVRO, JSON = "columnar", "fastavro", "json"
 
 
 class FileEvents:
-    """One staged file's events, read when iterated. Then `reader` says which reader read them (`COLUMNAR`,
+    """One staged file's events, read when iterated (as events, or as `parts`). Then `reader` says which reader read them (`COLUMNAR`,
     `FASTAVRO` or `JSON`) and, for every Avro file fastavro read, `refusal` says why the columnar reader did not.
 
     `fetch` returns the file's bytes (fetched ahead; a failed fetch raises here, where opening the file
@@ -206,6 +206,15 @@ class FileEvents:
         self.refusal: str | None = None
 
     def __iter__(self) -> Iterator[dict | BadEvent]:
+        for part in self.parts():
+            if type(part) is EventColumns:
+                yield from part.events()
+            else:
+                yield part
+
+    def parts(self) -> Iterator[EventColumns | dict | BadEvent]:
+        """The file's events as the reader gives them: `EventColumns` blocks from the columnar reader, single
+        events from fastavro or JSON, and a `BadEvent` for each record that is not an event."""
         staged = self.staged
         if self._fetch is None:
             self.reader = FASTAVRO if staged.format == "avro" else JSON
@@ -219,9 +228,9 @@ class FileEvents:
         if avro:
             # Imported here, not with the module: DAG files import the hooks, and a DAG processor parsing them
             # should not pay Polars' import (about 0.3 s).
-            from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_events
+            from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_blocks
 
-            found = columnar_events(data, staged.event_type)
+            found = columnar_blocks(data, staged.event_type)
             if not isinstance(found, ColumnarRefusal):
                 self.reader = COLUMNAR
                 yield from found

@@ -38,12 +38,16 @@ class EventFilter:
 
     def reason_to_drop(self, event: dict) -> str | None:
         """None when the event is sent, else the reason it is filtered out."""
-        if not self._selector(event["event_type"]):
+        return self.reason_for(event["event_type"], event["user"].get("external_user_id"), event["time"])
+
+    def reason_for(self, event_type: str, external_user_id: str | None, event_time: int) -> str | None:
+        """`reason_to_drop` from the three fields it reads (an event held as columns has no dict to read)."""
+        if not self._selector(event_type):
             return FILTERED_EVENT_TYPE
-        if self.require_external_user_id and not event["user"].get("external_user_id"):
+        if self.require_external_user_id and not external_user_id:
             return FILTERED_NO_EXTERNAL_ID
-        if (self.since is not None and event["time"] < self.since) or (
-            self.until is not None and event["time"] >= self.until
+        if (self.since is not None and event_time < self.since) or (
+            self.until is not None and event_time >= self.until
         ):
             return FILTERED_WINDOW
         return None

@@ -24,8 +24,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
+from airflow_braze_td.currents.events import EventColumns, EventRow
 from airflow_braze_td.currents.layout import StagedFile
 from airflow_braze_td.currents.staging import COLUMNAR, READ_AHEAD_FILES, FileEvents, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
@@ -226,42 +228,83 @@ class Delivery:
 
     def _read_member(self, member: _Member, events: FileEvents, batcher: Batcher, sender: Sender,
                      state: _SendState) -> None:
-        """Read one file of the bundle into the batcher: the hot loop, one pass per event."""
+        """Read one file of the bundle into the batcher: the hot loop, one pass per event, or per row of a
+        block of events held as columns, whose events are encoded by the sink from the columns and made into
+        dicts only if TD refuses one (or a transform has to change them)."""
         staged = member.staged
         hour = staged.queue_hour_timestamp // 3600
         self.dedupe.evict_before(staged.event_type, hour)
         new_id_hash = self.dedupe.checker(staged.event_type, hour)
-        reason_to_drop = self.settings.event_filter.reason_to_drop
+        event_filter = self.settings.event_filter
+        reason_to_drop, reason_for = event_filter.reason_to_drop, event_filter.reason_for
         transform = self.settings.transform.apply if self.settings.transform else None
-        encode, add, submit = self.sink.encode, batcher.add, self._submit
+        encode, encode_columns, add, submit = self.sink.encode, self.sink.encode_columns, batcher.add, self._submit
         invalid, filtered = member.invalid, Counter()
         keep_id_hash = member.id_hashes.append
         read = duplicates = 0
+
+        def batch(route: str, item: bytes, event: dict | EventRow) -> None:
+            try:
+                closed = add(route, item, event)
+            except EventEncodeError as error:
+                invalid.append({"reason": str(error), "event": event if type(event) is dict else event.resolve()})
+                return
+            for full in closed:
+                submit(sender, full, state)
+
+        def deliver(event: dict) -> None:
+            if transform is not None:
+                transform(event)
+            try:
+                route, item = encode(event)
+            except EventEncodeError as error:
+                invalid.append({"reason": str(error), "event": event})
+                return
+            batch(route, item, event)
+
         try:
-            for event in events:
-                if type(event) is BadEvent:
-                    invalid.append({"reason": event.reason, "record_index": event.record_index, "event": event.record})
+            for part in events.parts():
+                if type(part) is EventColumns:
+                    read += len(part)
+                    event_type, sent = part.event_type, []
+                    external_ids = part.user.get("external_user_id") or repeat(None)
+                    for row, (event_id, event_time, external_id) in enumerate(
+                            zip(part.ids, part.times, external_ids)):
+                        reason = reason_for(event_type, external_id, event_time)
+                        if reason is not None:
+                            filtered[reason] += 1
+                            continue
+                        hashed = new_id_hash(event_id)
+                        if hashed is None:
+                            duplicates += 1
+                            continue
+                        keep_id_hash(hashed)
+                        sent.append(row)
+                    items = None
+                    if transform is None and sent:
+                        with contextlib.suppress(EventEncodeError):  # each event is encoded alone below
+                            route, items = encode_columns(part, sent)
+                    if items is None:
+                        for row in sent:
+                            deliver(part.event(row))
+                    else:
+                        for row, item in zip(sent, items):
+                            batch(route, item, EventRow(part, row))
+                    continue
+                if type(part) is BadEvent:
+                    invalid.append({"reason": part.reason, "record_index": part.record_index, "event": part.record})
                     continue
                 read += 1
-                reason = reason_to_drop(event)
+                reason = reason_to_drop(part)
                 if reason is not None:
                     filtered[reason] += 1
                     continue
-                hashed = new_id_hash(event["id"])
+                hashed = new_id_hash(part["id"])
                 if hashed is None:
                     duplicates += 1
                     continue
                 keep_id_hash(hashed)
-                if transform is not None:
-                    transform(event)
-                try:
-                    route, item = encode(event)
-                    closed = add(route, item, event)
-                except EventEncodeError as error:
-                    invalid.append({"reason": str(error), "event": event})
-                    continue
-                for batch in closed:
-                    submit(sender, batch, state)
+                deliver(part)
         except CorruptFileError as error:
             member.error = str(error)
             self.ledger.quarantine(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from airflow_braze_td.currents.events import EventColumns
     from airflow_braze_td.delivery.batching import Batch, Batcher, BatchLimits
 
 
@@ -17,12 +18,24 @@ class EventEncodeError(ValueError):
     """An event this sink can never send (it cannot be encoded, or is too big); the delivery quarantines it."""
 
 
+class DeferredEvent(Protocol):
+    """What a batch may hold for an event instead of its dict (an `EventRow`): the dict, made when asked."""
+
+    def resolve(self) -> dict:
+        ...
+
+
 @dataclass(frozen=True)
 class Rejection:
-    """An event the destination refused (or that could not be delivered), and why."""
+    """An event the destination refused (or that could not be delivered), and why; a batch's deferred event
+    is made into its dict here, the only place a sent event is needed again."""
 
     event: dict
     reason: str
+
+    def __post_init__(self) -> None:
+        if type(self.event) is not dict:
+            object.__setattr__(self, "event", self.event.resolve())
 
 
 @dataclass
@@ -61,6 +74,11 @@ class Sink(Protocol):
 
     def encode(self, event: dict) -> tuple[str, bytes]:
         """`(route, item bytes)` for one normalised event; raises `EventEncodeError`."""
+        ...
+
+    def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
+        """`(route, items)` for the events at `rows` of `block` (all of one event type, so of one route), equal
+        to `encode` of each; raises `EventEncodeError` if any cannot be encoded."""
         ...
 
     def send(self, batch: Batch) -> SendResult:

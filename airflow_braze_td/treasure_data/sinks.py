@@ -16,7 +16,7 @@ import hashlib
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from isal import igzip, isal_zlib
 import msgpack
@@ -38,7 +38,10 @@ from airflow_braze_td.treasure_data.errors import (
     TDTransientError,
 )
 from airflow_braze_td.treasure_data.retry import RetryableError
-from airflow_braze_td.treasure_data.rows import TableRouter, flatten_event, validate_name
+from airflow_braze_td.treasure_data.rows import TableRouter, flatten_columns, flatten_event, validate_name
+
+if TYPE_CHECKING:
+    from airflow_braze_td.currents.events import EventColumns
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,12 @@ class TDSink(ABC):
     @abstractmethod
     def encode(self, event: dict) -> tuple[str, bytes]:
         """`(table, item bytes)` for one normalised event; raises `EventEncodeError`."""
+
+    def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
+        """`(table, items)` for the events at `rows` of `block`: `encode` of each event (a sink whose items are
+        flat rows makes them from the columns instead); raises `EventEncodeError`."""
+        encode = self.encode
+        return self.router(block.event_type), [encode(event)[1] for event in block.events(rows)]
 
     @abstractmethod
     def _post(self, route: str, items: list[bytes], events: list[dict], key: str, result: SendResult) -> None:
@@ -296,6 +305,13 @@ class ImportSink(TDSink):
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise EventEncodeError(f"cannot encode event {event.get('id')!r} for import: {exc}") from exc
 
+    def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
+        pack = msgpack.Packer().pack  # one packer for the block: `msgpack.packb` makes one per row
+        try:
+            return self.router(block.event_type), [pack(row) for row in flatten_columns(block, rows)]
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise EventEncodeError(f"cannot encode a {block.event_type} event for import: {exc}") from exc
+
     def _post(self, route: str, items: list[bytes], events: list[dict], key: str, result: SendResult) -> None:
         body = igzip.compress(b"".join(items), compresslevel=self.gzip_level, mtime=0)
         url = f"{self._base}{route}/{key}/msgpack.gz"
@@ -331,6 +347,13 @@ class IngestSink(TDSink):
             return self.router(event["event_type"]), orjson.dumps(flatten_event(event))
         except (KeyError, TypeError) as exc:
             raise EventEncodeError(f"cannot encode event {event.get('id')!r} for ingest: {exc}") from exc
+
+    def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
+        dumps = orjson.dumps
+        try:
+            return self.router(block.event_type), [dumps(row) for row in flatten_columns(block, rows)]
+        except TypeError as exc:
+            raise EventEncodeError(f"cannot encode a {block.event_type} event for ingest: {exc}") from exc
 
     def _post(self, route: str, items: list[bytes], events: list[dict], key: str, result: SendResult) -> None:
         url = self._base + route

@@ -193,6 +193,21 @@ def test_an_event_over_1_mb_is_quarantined_where_the_endpoint_refuses_it(world: 
     world.assert_delivered_exactly(extra_ids=["ok-1", "ok-2"])
 
 
+def test_an_avro_event_over_1_mb_is_quarantined_as_its_event(world: World) -> None:
+    """The columnar reader's events reach the batcher as rows, not dicts: the one refused is kept as its event."""
+    records = [open_record(n) for n in range(300, 303)]
+    records[1]["campaign_name"] = "x" * 1_100_000
+    key = world.put(avro_bytes(records))
+    summary = world.deliver(sink_for(world.emulator.url, "postback"))
+    assert summary.files_columnar == 3  # the two good files and this one
+    ((entry,),) = [record["events"] for record in world.quarantine(key) if record.get("events")]
+    assert entry["reason"].startswith("event encodes to ")
+    assert entry["event"]["id"] == records[1]["id"] and entry["event"]["properties"]["campaign_name"] == "x" * 1_100_000
+    assert entry["event"]["user"] == {"user_id": "user301", "external_user_id": "ext301", "timezone": "Europe/Paris"}
+    assert world.state_of(key) == QUARANTINED
+    world.assert_delivered_exactly(extra_ids=ids_of([300, 302]))
+
+
 def test_an_event_over_1_mb_goes_through_the_import_api_which_has_no_such_limit(world: World) -> None:
     key = world.put_events([http_event("ok-1"), http_event("big", blob="x" * 1_100_000)])
     world.deliver(sink_for(world.emulator.url, "import"))
