@@ -142,11 +142,10 @@ class TDSink(ABC):
     def encode(self, event: dict) -> tuple[str, bytes]:
         """`(table, item bytes)` for one normalised event; raises `EventEncodeError`."""
 
+    @abstractmethod
     def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
-        """`(table, items)` for the events at `rows` of `block`: `encode` of each event (a sink whose items are
-        flat rows makes them from the columns instead); raises `EventEncodeError`."""
-        encode = self.encode
-        return self.router(block.event_type), [encode(event)[1] for event in block.events(rows)]
+        """`(table, items)` for the events at `rows` of `block`, equal to `encode` of each; raises
+        `EventEncodeError`."""
 
     @abstractmethod
     def _post(self, route: str, items: list[bytes], events: list[dict], key: str, result: SendResult) -> None:
@@ -269,6 +268,13 @@ class PostbackSink(TDSink):
             return self.router(event["event_type"]), orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
         except (KeyError, TypeError) as exc:
             raise EventEncodeError(f"cannot encode event {event.get('id')!r} for postback: {exc}") from exc
+
+    def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
+        dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+        try:
+            return self.router(block.event_type), [dumps(event, option=sort_keys) for event in block.events(rows)]
+        except TypeError as exc:
+            raise EventEncodeError(f"cannot encode a {block.event_type} event for postback: {exc}") from exc
 
     def _post(self, route: str, items: list[bytes], events: list[dict], key: str, result: SendResult) -> None:
         body = _EVENTS_OPEN + b",".join(items) + _EVENTS_CLOSE
