@@ -118,6 +118,48 @@ class Batcher:
             return (*closed, self._close(route, current))
         return closed
 
+    def add_all(self, route: str, items: list[bytes], events: list) -> list[Batch]:
+        """`add` of each item in turn (`events[i]` is the event of `items[i]`), in one call and one pass of
+        integer arithmetic: the batches closed. Raises `OversizeEvent`, having buffered nothing, if an item can
+        never fit; the caller then adds the items one at a time to set that one aside."""
+        if not items:
+            return []
+        if max(map(len, items)) > self._max_item:
+            self.add(route, max(items, key=len), None)  # raises, with the reason `add` gives
+        envelope, separator, max_bytes, max_events = (self.envelope_bytes, self.separator_bytes, self._max_bytes,
+                                                      self._max_events)
+        current: _Open | None = self._open.get(route)
+        if current is None:
+            current = self._open[route] = _Open(envelope)
+        nbytes, count, start = current.nbytes, len(current.items), 0
+        closed: list[Batch] = []
+
+        def close(batch: _Open, end: int) -> None:
+            batch.items.extend(items[start:end])
+            batch.events.extend(events[start:end])
+            batch.nbytes = nbytes
+            closed.append(self._close(route, batch))
+
+        for index, size in enumerate(map(len, items)):
+            if current is None:  # as `add` does after closing on the count: a new batch, last in route order
+                current, nbytes, count, start = _Open(envelope), envelope, 0, index
+                self._open[route] = current
+            elif count and nbytes + separator + size > max_bytes:
+                close(current, index)
+                current, nbytes, count, start = _Open(envelope), envelope, 0, index
+                self._open[route] = current
+            nbytes += separator + size if count else size
+            count += 1
+            if count >= max_events:
+                close(current, index + 1)
+                del self._open[route]
+                current = None
+        if current is not None:
+            current.items.extend(items[start:])
+            current.events.extend(events[start:])
+            current.nbytes = nbytes
+        return closed
+
     def flush(self) -> list[Batch]:
         """Close every open batch, in the order their routes first appeared."""
         closed = [self._close(route, batch) for route, batch in self._open.items() if batch.items]

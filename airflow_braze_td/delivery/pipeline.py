@@ -238,7 +238,8 @@ class Delivery:
         event_filter = self.settings.event_filter
         reason_to_drop, reason_for = event_filter.reason_to_drop, event_filter.reason_for
         transform = self.settings.transform.apply if self.settings.transform else None
-        encode, encode_columns, add, submit = self.sink.encode, self.sink.encode_columns, batcher.add, self._submit
+        encode, encode_columns, submit = self.sink.encode, self.sink.encode_columns, self._submit
+        add, add_all = batcher.add, batcher.add_all
         invalid, filtered = member.invalid, Counter()
         keep_id_hash = member.id_hashes.append
         read = duplicates = 0
@@ -287,7 +288,11 @@ class Delivery:
                     if items is None:
                         for row in sent:
                             deliver(part.event(row))
-                    else:
+                        continue
+                    try:
+                        for full in add_all(route, items, [EventRow(part, row) for row in sent]):
+                            submit(sender, full, state)
+                    except EventEncodeError:  # an item too big to send: each is added alone, to set it aside
                         for row, item in zip(sent, items):
                             batch(route, item, EventRow(part, row))
                     continue

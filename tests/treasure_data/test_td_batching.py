@@ -71,3 +71,44 @@ def test_limits_and_envelope_are_checked() -> None:
         BatchLimits(0, 10, 10)
     with pytest.raises(ValueError, match="no room"):
         Batcher(BatchLimits(1, 13, 13), envelope_bytes=13)
+
+
+def _shape(batches: list[Batch]) -> list[tuple]:
+    return [(batch.route, batch.index, batch.items, batch.events, batch.nbytes) for batch in batches]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_adding_a_block_at_once_batches_as_adding_each_item(seed: int) -> None:
+    """`add_all` of runs of items, on several routes and mixed with single adds, closes the same batches,
+    in the same order, as `add` of every item, and leaves the same batches open."""
+    rng = random.Random(seed)
+    limits = BatchLimits(max_events=rng.choice([1, 3, 100]), max_bytes=rng.choice([60, 400, 10_000]),
+                         max_item_bytes=40)
+    one_by_one, at_once = Batcher(limits, 13, 1), Batcher(limits, 13, 1)
+    expected: list[Batch] = []
+    found: list[Batch] = []
+    number = 0
+    for _ in range(40):
+        route = rng.choice("abc")
+        items = [b"x" * rng.randint(1, 40) for _ in range(rng.randint(0, 12))]
+        events = [{"n": number + offset} for offset in range(len(items))]
+        number += len(items)
+        for item, event in zip(items, events, strict=True):
+            expected.extend(one_by_one.add(route, item, event))
+        if len(items) == 1 and rng.random() < 0.5:
+            found.extend(at_once.add(route, items[0], events[0]))
+        else:
+            found.extend(at_once.add_all(route, items, events))
+        assert one_by_one.pending() == at_once.pending()
+    expected.extend(one_by_one.flush())
+    found.extend(at_once.flush())
+    assert _shape(found) == _shape(expected)
+    assert len(expected) > 3
+
+
+def test_a_block_with_an_oversize_item_is_refused_whole() -> None:
+    batcher = Batcher(BatchLimits(10, 100, 50), envelope_bytes=13, separator_bytes=1)
+    batcher.add("t", b"ok", {})
+    with pytest.raises(OversizeEvent, match="51 bytes"):
+        batcher.add_all("t", [b"a", b"x" * 51, b"b"], [{}, {}, {}])
+    assert batcher.pending() == 1
