@@ -12,6 +12,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import repeat
+from operator import itemgetter
 
 import orjson
 
@@ -130,12 +131,15 @@ class RecordNormaliser:
         not looked up per record."""
         ids, times = columns["id"], columns["time"]
         invalid: list[tuple[int, InvalidEvent]] = []
-        for index, (event_id, event_time) in enumerate(zip(ids, times)):
-            if type(event_id) is not str or not event_id or type(event_time) is not int:
-                try:
-                    _check_identity(event_id, event_time)
-                except InvalidEvent as error:
-                    invalid.append((index, error))
+        # The reader's plan takes string ids and integer times only, so a record is no event only where one is
+        # missing or empty: scans in C before any step per record.
+        if None in ids or "" in ids or None in times:
+            for index, (event_id, event_time) in enumerate(zip(ids, times)):
+                if type(event_id) is not str or not event_id or type(event_time) is not int:
+                    try:
+                        _check_identity(event_id, event_time)
+                    except InvalidEvent as error:
+                        invalid.append((index, error))
         # `__call__` reads the property as JSON where it is a string; a column holds one type.
         raw_json = columns.get("properties") if self._json_field is not None else None
         json_field = self._json_field if raw_json is not None and any(type(raw) is str for raw in raw_json) else None
@@ -170,20 +174,24 @@ class EventColumns:
         return len(self.ids)
 
     def take(self, rows: list[int]) -> EventColumns:
-        """These rows only, in this order."""
-        def pick(values: list) -> list:
-            return [values[row] for row in rows]
+        """The events at `rows`, increasing row numbers (all of them: this block itself)."""
+        if len(rows) == len(self):
+            return self
+        if not rows:
+            return EventColumns(self.event_type, [], [], dict.fromkeys(self.user, []),
+                                dict.fromkeys(self.properties, []), self.json_field)
+        getter = itemgetter(*rows)
+        pick = (lambda values: [getter(values)]) if len(rows) == 1 else (lambda values: list(getter(values)))
         return EventColumns(self.event_type, pick(self.ids), pick(self.times),
                             {name: pick(values) for name, values in self.user.items()},
                             {name: pick(values) for name, values in self.properties.items()}, self.json_field)
 
-    def column(self, section: str, name: str, rows: list[int]) -> list:
-        """The values of one field (`section` "user" or "properties") at `rows`, as the events hold them."""
+    def column(self, section: str, name: str) -> list:
+        """The values of one field (`section` "user" or "properties"), as the events hold them."""
         values = getattr(self, section)[name]
-        picked = values if len(rows) == len(values) else [values[row] for row in rows]
         if section == "properties" and name == self.json_field:
-            return [None if raw is None else _json_or_text(raw) for raw in picked]
-        return picked
+            return [None if raw is None else _json_or_text(raw) for raw in values]
+        return values
 
     def event(self, row: int) -> dict:
         """One row's event."""
@@ -192,13 +200,12 @@ class EventColumns:
                           {name: value for name, values in self.properties.items()
                            if (value := values[row]) is not None})
 
-    def events(self, rows: list[int] | None = None) -> Iterator[dict]:
-        """The events at `rows` (default: every row), in order."""
-        block = self if rows is None or len(rows) == len(self) else self.take(rows)
-        made, user_names, property_names = block._made, tuple(block.user), tuple(block.properties)
-        user_rows = zip(*block.user.values()) if user_names else repeat(())
-        property_rows = zip(*block.properties.values()) if property_names else repeat(())
-        for event_id, event_time, user_row, property_row in zip(block.ids, block.times, user_rows, property_rows):
+    def events(self) -> Iterator[dict]:
+        """Every row's event, in order."""
+        made, user_names, property_names = self._made, tuple(self.user), tuple(self.properties)
+        user_rows = zip(*self.user.values()) if user_names else repeat(())
+        property_rows = zip(*self.properties.values()) if property_names else repeat(())
+        for event_id, event_time, user_row, property_row in zip(self.ids, self.times, user_rows, property_rows):
             yield made(event_id, event_time,
                        {name: value for name, value in zip(user_names, user_row) if value is not None},
                        {name: value for name, value in zip(property_names, property_row) if value is not None})

@@ -6,7 +6,7 @@ import hashlib
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,19 +38,26 @@ class EventFilter:
 
     def reason_to_drop(self, event: dict) -> str | None:
         """None when the event is sent, else the reason it is filtered out."""
-        return self.reason_for(event["event_type"], event["user"].get("external_user_id"), event["time"])
+        return self.reasons(event["event_type"], (event["user"].get("external_user_id"),), (event["time"],))[0]
 
-    def reason_for(self, event_type: str, external_user_id: str | None, event_time: int) -> str | None:
-        """`reason_to_drop` from the three fields it reads (an event held as columns has no dict to read)."""
+    def reasons(self, event_type: str, external_user_ids: Sequence[str | None] | None,
+                times: Sequence[int]) -> list[str | None]:
+        """`reason_to_drop` of each of many events of one type, from the two fields it reads per event (events
+        held as columns have no dicts to read; None: no event has an external id field): the event type is
+        judged once, each event in one expression."""
         if not self._selector(event_type):
-            return FILTERED_EVENT_TYPE
-        if self.require_external_user_id and not external_user_id:
-            return FILTERED_NO_EXTERNAL_ID
-        if (self.since is not None and event_time < self.since) or (
-            self.until is not None and event_time >= self.until
-        ):
-            return FILTERED_WINDOW
-        return None
+            return [FILTERED_EVENT_TYPE] * len(times)
+        need_external, since, until = self.require_external_user_id, self.since, self.until
+        if external_user_ids is None:
+            external_user_ids = [None] * len(times)
+        if since is None and until is None:
+            if not need_external:
+                return [None] * len(times)
+            return [None if external else FILTERED_NO_EXTERNAL_ID for external in external_user_ids]
+        return [FILTERED_NO_EXTERNAL_ID if need_external and not external
+                else FILTERED_WINDOW if (since is not None and time < since) or (until is not None and time >= until)
+                else None
+                for external, time in zip(external_user_ids, times, strict=True)]
 
 
 @dataclass(frozen=True)

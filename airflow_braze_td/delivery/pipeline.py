@@ -24,7 +24,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import repeat
 
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import EventColumns, EventRow
@@ -236,7 +235,7 @@ class Delivery:
         self.dedupe.evict_before(staged.event_type, hour)
         new_id_hash = self.dedupe.checker(staged.event_type, hour)
         event_filter = self.settings.event_filter
-        reason_to_drop, reason_for = event_filter.reason_to_drop, event_filter.reason_for
+        reason_to_drop, reasons_for = event_filter.reason_to_drop, event_filter.reasons
         transform = self.settings.transform.apply if self.settings.transform else None
         encode, encode_columns, submit = self.sink.encode, self.sink.encode_columns, self._submit
         add, add_all = batcher.add, batcher.add_all
@@ -267,11 +266,9 @@ class Delivery:
             for part in events.parts():
                 if type(part) is EventColumns:
                     read += len(part)
-                    event_type, sent = part.event_type, []
-                    external_ids = part.user.get("external_user_id") or repeat(None)
-                    for row, (event_id, event_time, external_id) in enumerate(
-                            zip(part.ids, part.times, external_ids)):
-                        reason = reason_for(event_type, external_id, event_time)
+                    sent = []
+                    reasons = reasons_for(part.event_type, part.user.get("external_user_id"), part.times)
+                    for row, (reason, event_id) in enumerate(zip(reasons, part.ids)):
                         if reason is not None:
                             filtered[reason] += 1
                             continue

@@ -80,17 +80,14 @@ def flatten_event(event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def flatten_columns(block: EventColumns, rows: list[int]) -> list[dict[str, Any]]:
-    """`flatten_event` of the events at `rows` of `block` (every row, in order, when `rows` is all of them),
-    made a column at a time: which column a field becomes, and whether it needs JSON, is decided once per
-    field (a column holds one type), not once per value."""
-    everything = len(rows) == len(block)
+def flatten_columns(block: EventColumns) -> list[dict[str, Any]]:
+    """`flatten_event` of each event of `block`, made a column at a time: which column a field becomes, and
+    whether it needs JSON, is decided once per field (a column holds one type), not once per value."""
     names: list[str] = ["time", "id", "event_type"]
-    columns: list = [block.times if everything else [block.times[row] for row in rows],
-                     block.ids if everything else [block.ids[row] for row in rows], repeat(block.event_type)]
+    columns: list = [block.times, block.ids, repeat(block.event_type)]
     for section, prefix, cache in _SECTIONS:
         for field in getattr(block, section):
-            values = block.column(section, field, rows)
+            values = block.column(section, field)
             first = next((value for value in values if value is not None), None)
             if first is None:
                 continue

@@ -272,7 +272,8 @@ class PostbackSink(TDSink):
     def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
         dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
         try:
-            return self.router(block.event_type), [dumps(event, option=sort_keys) for event in block.events(rows)]
+            return self.router(block.event_type), [dumps(event, option=sort_keys)
+                                                   for event in block.take(rows).events()]
         except TypeError as exc:
             raise EventEncodeError(f"cannot encode a {block.event_type} event for postback: {exc}") from exc
 
@@ -314,7 +315,7 @@ class ImportSink(TDSink):
     def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
         pack = msgpack.Packer().pack  # one packer for the block: `msgpack.packb` makes one per row
         try:
-            return self.router(block.event_type), [pack(row) for row in flatten_columns(block, rows)]
+            return self.router(block.event_type), [pack(row) for row in flatten_columns(block.take(rows))]
         except (TypeError, ValueError, OverflowError) as exc:
             raise EventEncodeError(f"cannot encode a {block.event_type} event for import: {exc}") from exc
 
@@ -357,7 +358,7 @@ class IngestSink(TDSink):
     def encode_columns(self, block: EventColumns, rows: list[int]) -> tuple[str, list[bytes]]:
         dumps = orjson.dumps
         try:
-            return self.router(block.event_type), [dumps(row) for row in flatten_columns(block, rows)]
+            return self.router(block.event_type), [dumps(row) for row in flatten_columns(block.take(rows))]
         except TypeError as exc:
             raise EventEncodeError(f"cannot encode a {block.event_type} event for ingest: {exc}") from exc
 

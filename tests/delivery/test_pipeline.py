@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from airflow_braze_td.currents.layout import parse_key, staged_key
+from airflow_braze_td.currents.sample import stage_sample
 from airflow_braze_td.currents.staging import StagingArea
 from airflow_braze_td.delivery.batching import BatchLimits
 from airflow_braze_td.delivery.filters import DedupeWindow, EventFilter, FieldTransform
@@ -23,7 +24,7 @@ from airflow_braze_td.delivery.pipeline import Delivery
 from airflow_braze_td.delivery.settings import DeliverySettings
 from airflow_braze_td.emulator import Fault
 from tests.conftest import open_record, write_avro
-from tests.delivery.conftest import KEY, delivered_ids, eligible_ids, ledger_in, sink_for
+from tests.delivery.conftest import END, KEY, TEST_EVENT_TYPES, delivered_ids, eligible_ids, ledger_in, sink_for
 
 
 def deliver(root, emu, tmp_path, mode: str, owner: str = "run-1", **settings):
@@ -236,3 +237,32 @@ def test_the_summary_counts_the_files_each_reader_read(tmp_path, emulator):
     ((reason, files),) = summary.files_fastavro.items()
     assert files == 1 and reason.startswith("Polars could not read it")
     assert summary.to_dict()["files_fastavro"] == dict(summary.files_fastavro)
+
+
+@pytest.mark.parametrize("mode", ["postback", "import", "ingest"])
+def test_columnar_and_fastavro_reading_deliver_the_same(tmp_path_factory, emulator, tmp_path, mode):
+    """One export staged twice, with the codec Polars reads (every file columnar: filters, dedupe and encoding
+    on the columns) and with zstandard (every file through fastavro, one event at a time): the same rows land
+    in TD and every count of the summary is the same, with the window and the external-id rule both filtering."""
+    stored: dict[str, list] = {}
+    summaries = {}
+    for codec in ("null", "zstandard"):
+        root = tmp_path_factory.mktemp(f"staging-{codec}")
+        stage_sample(str(root), events=1_500, hours=2, seed=23, end=END, codec=codec, event_types=TEST_EVENT_TYPES)
+        times = sorted(event["time"] for staged in StagingArea.from_url(str(root)).list().files
+                       for event in StagingArea.from_url(str(root)).iter_events(staged))
+        summaries[codec] = deliver(root, emulator, tmp_path / codec, mode, owner=f"run-{codec}",
+                                   event_filter=EventFilter(since=times[len(times) // 5]))
+        if mode == "postback":
+            rows = [event for body in emulator.postback_bodies("braze", "currents")
+                    for event in orjson.loads(body)["events"]]
+        else:
+            rows = [row for table in _table_names(emulator) for row in emulator.rows("braze", table)]
+        stored[codec] = sorted(rows, key=orjson.dumps)
+        emulator.reset()
+    columnar, streamed = summaries["null"], summaries["zstandard"]
+    assert columnar.files_columnar == columnar.files and streamed.files_columnar == 0
+    assert stored["null"] == stored["zstandard"] and len(stored["null"]) == columnar.events_sent > 0
+    assert columnar.filtered["window"] > 0 and columnar.filtered["no_external_user_id"] > 0 and columnar.duplicates > 0
+    for name in ("events_read", "events_sent", "duplicates", "quarantined", "filtered", "batches"):
+        assert getattr(columnar, name) == getattr(streamed, name), name
