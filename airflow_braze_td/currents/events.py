@@ -127,8 +127,9 @@ class RecordNormaliser:
         """The same events from a file decoded column by column (`columns`: each field's values in file
         order, float32 fields already at their shortest float32 value), kept as columns: an `EventColumns` of
         the records that are events, and the others as (index, the `InvalidEvent` `__call__` would raise).
-        Records holding both `properties` and the field it is read into are not for this method. The plan is `__init__`'s, applied to whole columns: a field absent from the schema is skipped once,
-        not looked up per record."""
+        Records holding both `properties` and the field it is read into are not for this method. The plan is
+        `__init__`'s, applied to whole columns: a field absent from the schema is skipped once, not looked up
+        per record."""
         ids, times = columns["id"], columns["time"]
         invalid: list[tuple[int, InvalidEvent]] = []
         # The reader's plan takes string ids and integer times only, so a record is no event only where one is
