@@ -190,8 +190,9 @@ COLUMNAR, FASTAVRO, JSON = "columnar", "fastavro", "json"
 
 
 class FileEvents:
-    """One staged file's events, read when iterated (as events, or as `parts`). Then `reader` says which reader read them (`COLUMNAR`,
-    `FASTAVRO` or `JSON`) and, for every Avro file fastavro read, `refusal` says why the columnar reader did not.
+    """One staged file's events, read when iterated (as events, or as `parts`). Then `reader` says which reader
+    read them (`COLUMNAR`, `FASTAVRO` or `JSON`) and, for every Avro file fastavro read, `refusal` says why the
+    columnar reader did not.
 
     `fetch` returns the file's bytes (fetched ahead; a failed fetch raises here, where opening the file
     would have); without it the file is streamed from `open_stream`.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from airflow_braze_td.delivery.sink import EventEncodeError
+from airflow_braze_td.delivery.sink import DeferredEvent, EventEncodeError
 
 
 class OversizeEvent(EventEncodeError):
@@ -37,7 +37,8 @@ class BatchLimits:
 
 @dataclass
 class Batch:
-    """One request's worth of encoded items; `events[i]` is the event `items[i]` came from.
+    """One request's worth of encoded items; `events[i]` is the event `items[i]` came from (its dict, or a
+    `DeferredEvent` that makes it when a `Rejection` needs it).
 
     `nbytes` is the request body size (envelope, items and separators). `key` is a deterministic hex
     identity set by the caller (the import sink uses it as the upload's unique id).
@@ -46,7 +47,7 @@ class Batch:
     route: str
     index: int
     items: list[bytes]
-    events: list[dict]
+    events: list[dict | DeferredEvent]
     nbytes: int
     key: str = ""
 
@@ -59,7 +60,7 @@ class _Open:
 
     def __init__(self, envelope: int) -> None:
         self.items: list[bytes] = []
-        self.events: list[dict] = []
+        self.events: list[dict | DeferredEvent] = []
         self.nbytes = envelope
 
 
@@ -88,7 +89,7 @@ class Batcher:
         self._next_index += 1
         return closed
 
-    def add(self, route: str, item: bytes, event: dict) -> Sequence[Batch]:
+    def add(self, route: str, item: bytes, event: dict | DeferredEvent) -> Sequence[Batch]:
         """Buffer `item`; return the batches this closed (usually none). Raise `OversizeEvent` if it can never fit."""
         size = len(item)
         if size > self._max_item:
@@ -118,7 +119,7 @@ class Batcher:
             return (*closed, self._close(route, current))
         return closed
 
-    def add_all(self, route: str, items: list[bytes], events: list) -> list[Batch]:
+    def add_all(self, route: str, items: list[bytes], events: list[dict | DeferredEvent]) -> list[Batch]:
         """`add` of each item in turn (`events[i]` is the event of `items[i]`), in one call and one pass of
         integer arithmetic: the batches closed. Raises `OversizeEvent`, having buffered nothing, if an item can
         never fit; the caller then adds the items one at a time to set that one aside."""

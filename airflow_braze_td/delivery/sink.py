@@ -34,7 +34,7 @@ class Rejection:
     reason: str
 
     def __post_init__(self) -> None:
-        if type(self.event) is not dict:
+        if not isinstance(self.event, dict):
             object.__setattr__(self, "event", self.event.resolve())
 
 
