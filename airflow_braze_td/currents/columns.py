@@ -19,7 +19,7 @@ import polars as pl
 from polars.exceptions import PanicException
 
 from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent
-from airflow_braze_td.currents.events import EventColumns, RecordNormaliser
+from airflow_braze_td.currents.events import EventColumns, RecordNormaliser, expand_blocks
 
 # Events made from the columns at a time: a slice of a big file's columns and its events, not all of them.
 SLICE_ROWS = 10_000
@@ -59,7 +59,7 @@ def columnar_events(data: bytes, event_type: str | None) -> Iterator[dict | BadE
     blocks = columnar_blocks(data, event_type)
     if isinstance(blocks, ColumnarRefusal):
         return blocks
-    return (event for part in blocks for event in (part.events() if type(part) is EventColumns else (part,)))
+    return expand_blocks(blocks)
 
 
 def _blocks(frame: pl.DataFrame, normalise: RecordNormaliser,

@@ -13,8 +13,11 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import repeat
 from operator import itemgetter
+from typing import TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 USER_FIELDS = frozenset({"user_id", "external_user_id", "device_id", "timezone"})
 _TOP_LEVEL = frozenset({"id", "time", "event_type"})
@@ -196,10 +199,7 @@ class EventColumns:
 
     def event(self, row: int) -> dict:
         """One row's event."""
-        return self._made(self.ids[row], self.times[row],
-                          {name: value for name, values in self.user.items() if (value := values[row]) is not None},
-                          {name: value for name, values in self.properties.items()
-                           if (value := values[row]) is not None})
+        return next(self.take([row]).events())
 
     def events(self) -> Iterator[dict]:
         """Every row's event, in order."""
@@ -217,6 +217,15 @@ class EventColumns:
             properties[json_field] = _json_or_text(properties[json_field])
         return {"event_type": self.event_type, "id": event_id, "time": event_time, "user": user,
                 "properties": properties}
+
+
+def expand_blocks(parts: Iterable[EventColumns | T]) -> Iterator[dict | T]:
+    """A reader's parts one event at a time: each `EventColumns` block as its events, anything else as it is."""
+    for part in parts:
+        if type(part) is EventColumns:
+            yield from part.events()
+        else:
+            yield part
 
 
 class EventRow:

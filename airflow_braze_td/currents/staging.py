@@ -28,7 +28,7 @@ import fsspec
 import pendulum
 
 from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent, iter_events
-from airflow_braze_td.currents.events import EventColumns, EventTypeSelector
+from airflow_braze_td.currents.events import EventColumns, EventTypeSelector, expand_blocks
 from airflow_braze_td.currents.layout import StagedFile, folder_event_type, parse_key
 
 log = logging.getLogger(__name__)
@@ -207,11 +207,7 @@ class FileEvents:
         self.refusal: str | None = None
 
     def __iter__(self) -> Iterator[dict | BadEvent]:
-        for part in self.parts():
-            if type(part) is EventColumns:
-                yield from part.events()
-            else:
-                yield part
+        return expand_blocks(self.parts())
 
     def parts(self) -> Iterator[EventColumns | dict | BadEvent]:
         """The file's events as the reader gives them: `EventColumns` blocks from the columnar reader, single

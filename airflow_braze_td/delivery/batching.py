@@ -93,14 +93,7 @@ class Batcher:
         """Buffer `item`; return the batches this closed (usually none). Raise `OversizeEvent` if it can never fit."""
         size = len(item)
         if size > self._max_item:
-            if size > self.limits.max_item_bytes:
-                raise OversizeEvent(
-                    f"event encodes to {size} bytes, over this sink's limit of {self.limits.max_item_bytes} per event"
-                )
-            raise OversizeEvent(
-                f"event encodes to {size} bytes, which with the {self.envelope_bytes}-byte envelope is over "
-                f"this sink's limit of {self._max_bytes} bytes per request"
-            )
+            self._refuse(size)
         current = self._open.get(route)
         if current is None:
             current = self._open[route] = _Open(self.envelope_bytes)
@@ -125,8 +118,9 @@ class Batcher:
         never fit; the caller then adds the items one at a time to set that one aside."""
         if not items:
             return []
-        if max(map(len, items)) > self._max_item:
-            self.add(route, max(items, key=len), None)  # raises, with the reason `add` gives
+        largest = max(map(len, items))
+        if largest > self._max_item:
+            self._refuse(largest)
         envelope, separator, max_bytes, max_events = (self.envelope_bytes, self.separator_bytes, self._max_bytes,
                                                       self._max_events)
         current: _Open | None = self._open.get(route)
@@ -160,6 +154,17 @@ class Batcher:
             current.events.extend(events[start:])
             current.nbytes = nbytes
         return closed
+
+    def _refuse(self, size: int) -> None:
+        """Raise `OversizeEvent` for an item of `size` bytes, which can never fit, naming the limit it breaks."""
+        if size > self.limits.max_item_bytes:
+            raise OversizeEvent(
+                f"event encodes to {size} bytes, over this sink's limit of {self.limits.max_item_bytes} per event"
+            )
+        raise OversizeEvent(
+            f"event encodes to {size} bytes, which with the {self.envelope_bytes}-byte envelope is over "
+            f"this sink's limit of {self._max_bytes} bytes per request"
+        )
 
     def flush(self) -> list[Batch]:
         """Close every open batch, in the order their routes first appeared."""

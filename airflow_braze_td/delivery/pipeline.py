@@ -36,7 +36,7 @@ from airflow_braze_td.delivery.filters import HASH_TYPECODE, DedupeWindow
 from airflow_braze_td.delivery.ledger import DELIVERED, QUARANTINED, FileProgress, FileState, Ledger
 from airflow_braze_td.delivery.sender import Sender
 from airflow_braze_td.delivery.settings import DeliverySettings, DeliverySummary
-from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink
+from airflow_braze_td.delivery.sink import EventEncodeError, SendResult, Sink, event_dict
 from airflow_braze_td.identities import batch_key, bundle_name, id_hash
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ class Delivery:
             try:
                 closed = add(route, item, event)
             except EventEncodeError as error:
-                invalid.append({"reason": str(error), "event": event if type(event) is dict else event.resolve()})
+                invalid.append({"reason": str(error), "event": event_dict(event)})
                 return
             for full in closed:
                 submit(sender, full, state)
@@ -283,8 +283,8 @@ class Delivery:
                         with contextlib.suppress(EventEncodeError):  # each event is encoded alone below
                             route, items = encode_columns(part, sent)
                     if items is None:
-                        for row in sent:
-                            deliver(part.event(row))
+                        for event in part.take(sent).events():
+                            deliver(event)
                         continue
                     try:
                         for full in add_all(route, items, [EventRow(part, row) for row in sent]):

@@ -34,8 +34,12 @@ class Rejection:
     reason: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.event, dict):
-            object.__setattr__(self, "event", self.event.resolve())
+        object.__setattr__(self, "event", event_dict(self.event))
+
+
+def event_dict(event: dict | DeferredEvent) -> dict:
+    """A batch's event as its dict: made now if the batch held it deferred."""
+    return event if isinstance(event, dict) else event.resolve()
 
 
 @dataclass
