@@ -151,7 +151,7 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
 
     `open_delay` reads the staging through a local filesystem whose every open waits that long, as a GET on
     object storage does (`SlowOpenFileSystem`)."""
-    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
     from airflow_braze_td.delivery.filters import EventFilter
     from airflow_braze_td.delivery.lag import pending_files
     from airflow_braze_td.delivery.ledger import Ledger
@@ -168,7 +168,7 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
     wall_started = time.time()
     area = StagingArea.from_url(staging)
     if open_delay:
-        area = StagingArea(SlowOpenFileSystem(open_delay), area.root)
+        area = StagingArea(SlowOpenFileSystem(open_delay), area.root, read_ahead_files=READ_AHEAD_FILES)
     store = Ledger.from_url(ledger)
     files = pending_files(area.list(), store.states(), event_types=event_filter.selector)
     settings = DeliverySettings(event_filter=event_filter, requests_in_flight=requests_in_flight,

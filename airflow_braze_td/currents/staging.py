@@ -9,8 +9,10 @@ took), and lets a mapped task skip the folders of other tasks' event types.
 Reading fetches ahead: Braze stages thousands of small files an hour, each a GET of tens of milliseconds on
 object storage, so while one file is decoded the next ones (up to `READ_AHEAD_FILES`, `READ_AHEAD_BYTES`)
 are already being fetched whole, on threads (s3fs, gcsfs and adlfs run them concurrently on their event
-loop). A fetched Avro file is decoded by the columnar reader (`columns`); a file too big to hold is streamed
-through fastavro when its turn comes, as is a file the columnar reader refuses.
+loop). A local disk is read in the reading thread, without read-ahead: it answers in microseconds, and a
+thread handoff per file (context switches, and the GIL passed back and forth) cost more than it hid. A
+fetched Avro file is decoded by the columnar reader (`columns`); a file too big to hold is streamed through
+fastavro when its turn comes, as is a file the columnar reader refuses.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import IO
 
 import fsspec
 import pendulum
+from fsspec.implementations.local import LocalFileSystem
 
 from airflow_braze_td.currents.decode import AVRO_MAGIC, BadEvent, iter_events
 from airflow_braze_td.currents.events import EventColumns, EventTypeSelector, expand_blocks
@@ -71,11 +75,17 @@ class Listing:
 
 
 class StagingArea:
-    """Lists and reads one staging prefix; the filesystem carries the credentials."""
+    """Lists and reads one staging prefix; the filesystem carries the credentials.
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
+    `read_ahead_files`: how many files `read_ahead` fetches ahead by default; `READ_AHEAD_FILES`, or none on a
+    local disk."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, read_ahead_files: int | None = None) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
+        if read_ahead_files is None:
+            read_ahead_files = 0 if isinstance(fs, LocalFileSystem) else READ_AHEAD_FILES
+        self.read_ahead_files = read_ahead_files
 
     @classmethod
     def from_url(cls, url: str, **storage_options: object) -> StagingArea:
@@ -152,11 +162,19 @@ class StagingArea:
             yield objects
 
     def read_ahead(
-        self, files: Sequence[StagedFile], pool: ThreadPoolExecutor, max_files: int = READ_AHEAD_FILES,
+        self, files: Sequence[StagedFile], pool: ThreadPoolExecutor, max_files: int | None = None,
         max_bytes: int = READ_AHEAD_BYTES,
     ) -> Iterator[tuple[StagedFile, FileEvents]]:
-        """Each of `files` with its events, in order, while up to `max_files` next ones are fetched on `pool`
-        (holding at most `max_bytes`). A file's events must be read before the next file is asked for."""
+        """Each of `files` with its events, in order, while up to `max_files` (default: `read_ahead_files`) next
+        ones are fetched on `pool` (holding at most `max_bytes`). A file's events must be read before the next
+        file is asked for. With `max_files` 0, each file up to `max_bytes` is fetched whole when it is read."""
+        if max_files is None:
+            max_files = self.read_ahead_files
+        if max_files == 0:
+            for staged in files:
+                fetch = partial(self.fs.cat_file, f"{self.root}/{staged.key}") if staged.size <= max_bytes else None
+                yield staged, FileEvents(staged, fetch, partial(self._open, staged))
+            return
         ahead: deque[tuple[StagedFile, Future[bytes] | None]] = deque()
         position = held = 0
         while position < len(files) or ahead:

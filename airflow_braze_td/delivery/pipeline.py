@@ -28,7 +28,7 @@ from functools import partial
 from airflow_braze_td.currents.decode import BadEvent, CorruptFileError
 from airflow_braze_td.currents.events import EventColumns, EventRow
 from airflow_braze_td.currents.layout import StagedFile
-from airflow_braze_td.currents.staging import COLUMNAR, READ_AHEAD_FILES, FileEvents, StagingArea
+from airflow_braze_td.currents.staging import COLUMNAR, FileEvents, StagingArea
 from airflow_braze_td.delivery.batching import Batch, Batcher
 from airflow_braze_td.delivery.bundles import bundles_to_resume, delivery_order, plan_bundles
 from airflow_braze_td.delivery.collector import fewer_collections
@@ -100,7 +100,7 @@ class Delivery:
         # round trip never stalls the reading, not even at a bundle's first file.
         resumed = bundles_to_resume(self.ledger, known, delivering, self.fingerprint, self.settings.generation)
         bundles = list(plan_bundles(todo, resumed))
-        self._reader = ThreadPoolExecutor(READ_AHEAD_FILES, thread_name_prefix="staging-read")
+        self._reader = ThreadPoolExecutor(max(1, self.staging.read_ahead_files), thread_name_prefix="staging-read")
         self._reading = self.staging.read_ahead([staged for bundle in bundles for staged in bundle], self._reader)
         try:
             with fewer_collections:

@@ -81,3 +81,31 @@ def test_bytes_held_ahead_are_bounded_and_a_file_too_big_to_hold_is_streamed(tmp
     assert area.fs.most_opening == 3
     assert area.fs.streamed == [f"{tmp_path}/{big}"]
     assert dict(read)[big] == 2_000 and len(read) == 13
+
+
+class ThreadRecordingDisk(LocalFileSystem):
+    """A local disk that records the thread of every open."""
+
+    cachable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def _open(self, path, mode="rb", *args, **kwargs):
+        self.threads.add(threading.current_thread().name)
+        return super()._open(path, mode, *args, **kwargs)
+
+
+def test_a_local_disk_is_read_in_the_reading_thread_with_no_handoff_per_file(tmp_path: Path) -> None:
+    stage(tmp_path, 6)
+    disk = ThreadRecordingDisk()
+    area = StagingArea(disk, str(tmp_path))
+    files = area.list().files
+    expected = [list(StagingArea(LocalFileSystem(), str(tmp_path)).iter_events(staged)) for staged in files]
+    with ThreadPoolExecutor(4, thread_name_prefix="read-ahead") as pool:
+        read = [list(events) for _, events in area.read_ahead(files, pool)]
+    assert area.read_ahead_files == 0
+    assert read == expected
+    assert disk.threads == {threading.current_thread().name}
+    assert StagingArea(SlowStorage(0.0), str(tmp_path), read_ahead_files=8).read_ahead_files == 8
