@@ -85,6 +85,8 @@ class StagingArea:
         self.root = root.rstrip("/")
         if read_ahead_files is None:
             read_ahead_files = 0 if isinstance(fs, LocalFileSystem) else READ_AHEAD_FILES
+        if read_ahead_files < 0:
+            raise ValueError(f"read_ahead_files must be 0 or more, not {read_ahead_files}")
         self.read_ahead_files = read_ahead_files
 
     @classmethod

@@ -109,3 +109,5 @@ def test_a_local_disk_is_read_in_the_reading_thread_with_no_handoff_per_file(tmp
     assert read == expected
     assert disk.threads == {threading.current_thread().name}
     assert StagingArea(SlowStorage(0.0), str(tmp_path), read_ahead_files=8).read_ahead_files == 8
+    with pytest.raises(ValueError, match="read_ahead_files must be 0 or more"):
+        StagingArea(disk, str(tmp_path), read_ahead_files=-1)
