@@ -174,8 +174,8 @@ class StagingArea:
             max_files = self.read_ahead_files
         if max_files == 0:
             for staged in files:
-                fetch = partial(self.fs.cat_file, f"{self.root}/{staged.key}") if staged.size <= max_bytes else None
-                yield staged, FileEvents(staged, fetch, partial(self._open, staged))
+                fetch = partial(self.fs.cat_file, self._path(staged)) if staged.size <= max_bytes else None
+                yield staged, self._file_events(staged, fetch)
             return
         ahead: deque[tuple[StagedFile, Future[bytes] | None]] = deque()
         position = held = 0
@@ -185,20 +185,27 @@ class StagingArea:
                 if staged.size > max_bytes:
                     ahead.append((staged, None))
                 elif held + staged.size <= max_bytes or not ahead:
-                    ahead.append((staged, pool.submit(self.fs.cat_file, f"{self.root}/{staged.key}")))
+                    ahead.append((staged, pool.submit(self.fs.cat_file, self._path(staged))))
                     held += staged.size
                 else:
                     break
                 position += 1
             staged, fetched = ahead.popleft()
             if fetched is None:
-                yield staged, FileEvents(staged, None, lambda staged=staged: self._open(staged))
+                yield staged, self._file_events(staged, None)
             else:
                 held -= staged.size
-                yield staged, FileEvents(staged, fetched.result, lambda staged=staged: self._open(staged))
+                yield staged, self._file_events(staged, fetched.result)
+
+    def _file_events(self, staged: StagedFile, fetch: Callable[[], bytes] | None) -> FileEvents:
+        """`staged`'s events from `fetch` (its whole bytes), or streamed from storage when there is none."""
+        return FileEvents(staged, fetch, partial(self._open, staged))
+
+    def _path(self, staged: StagedFile) -> str:
+        return f"{self.root}/{staged.key}"
 
     def _open(self, staged: StagedFile) -> IO[bytes]:
-        return self.fs.open(f"{self.root}/{staged.key}", "rb")
+        return self.fs.open(self._path(staged), "rb")
 
     def iter_events(self, staged: StagedFile) -> Iterator[dict | BadEvent]:
         """Stream one file's normalised events (and `BadEvent`s) through fastavro, never loading it whole."""

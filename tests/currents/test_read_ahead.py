@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 
 from airflow_braze_td.currents.layout import staged_key
-from airflow_braze_td.currents.staging import StagingArea
+from airflow_braze_td.currents.staging import READ_AHEAD_FILES, StagingArea
 from tests.conftest import open_record, write_avro
 from tests.reliability.conftest import HOUR, OPEN
 
@@ -108,6 +109,6 @@ def test_a_local_disk_is_read_in_the_reading_thread_with_no_handoff_per_file(tmp
     assert area.read_ahead_files == 0
     assert read == expected
     assert disk.threads == {threading.current_thread().name}
-    assert StagingArea(SlowStorage(0.0), str(tmp_path), read_ahead_files=8).read_ahead_files == 8
+    assert StagingArea(MemoryFileSystem(), "/staging").read_ahead_files == READ_AHEAD_FILES  # object storage
     with pytest.raises(ValueError, match="read_ahead_files must be 0 or more"):
         StagingArea(disk, str(tmp_path), read_ahead_files=-1)
