@@ -8,6 +8,10 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
 - project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
   separate process, on one core (the emulator gets the other), for postback and import, with how many files
   the columnar reader read and how many went to fastavro (and why);
+- ceiling: the least work any delivery of the same events must do (`child_ceiling`: the columnar reader, the
+  one normalisation, the filter, dedupe by a set, the sink's encoding, the stdlib `http.client` one request at
+  a time; no ledger, claims, retries or threads), by CPU time: the most the project's ratio to the floor, and
+  to the baseline, can be on this machine;
 - with `--latency-ms`: the project path again against an emulator holding every data request that long, as TD
   over the internet does, and its ratio to the rate against an emulator answering at once;
 - baseline: fastavro, stdlib `json` and `HttpHook.run` per batch of 100 events (postback envelope), one core;
@@ -184,6 +188,83 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
             "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def child_ceiling(staging: str, mode: str, url: str) -> dict:
+    """The least work any delivery of these files must do, on one core: the columnar reader and the one
+    normalisation (`columnar_blocks`), the filter (`EventFilter.reasons`), dedupe by a plain set of ids, the
+    sink's own encoding (`encode_columns`) in the sink's default batches, and each batch sent by the standard
+    library's `http.client`, the cheapest client, one request at a time. No listing, ledger, claims, retries
+    or threads. By CPU time against the floor's, it is the most the project's ratio to the floor can be here."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from isal import igzip
+
+    from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_blocks
+    from airflow_braze_td.currents.events import EventColumns
+    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.delivery.filters import EventFilter
+
+    sink = _sink(mode, url)
+    if mode == "import":
+        sink.client.ensure_table("braze", TABLE)
+    area = StagingArea.from_url(staging)
+    files = area.list().files
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port)
+    batch_size = sink.limits.max_events
+    reasons_for = EventFilter().reasons
+    seen: set[str] = set()
+    _pin(MEASURE_CORE)
+    events = sent = posted = 0
+    items: list[bytes] = []
+
+    def send() -> None:
+        nonlocal posted, sent
+        if mode == "postback":
+            method, path, headers = "POST", f"/postback/v3/event/braze/{TABLE}", {"X-TD-Write-Key": KEY}
+            body = b'{"events":[' + b",".join(items) + b"]}"
+        else:
+            method, path = "PUT", f"/v3/table/import_with_id/braze/{TABLE}/{posted:032x}/msgpack.gz"
+            headers = {"Authorization": f"TD1 {KEY}"}
+            body = igzip.compress(b"".join(items), compresslevel=sink.gzip_level, mtime=0)
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the emulator answered {response.status} to the ceiling's {method}")
+        posted += 1
+        sent += len(items)
+        items.clear()
+
+    started = time.perf_counter()
+    cpu_started = _cpu_seconds()
+    for staged in files:
+        with area.fs.open(f"{area.root}/{staged.key}", "rb") as stream:
+            blocks = columnar_blocks(stream.read(), staged.event_type)
+        if isinstance(blocks, ColumnarRefusal):  # the sample export is all columnar; another tree may not be
+            raise RuntimeError(f"the ceiling reads only what the columnar reader takes, not {staged.key}: {blocks}")
+        for block in blocks:
+            if type(block) is not EventColumns:
+                raise RuntimeError(f"the ceiling reads only whole events, and {staged.key} has a bad one")
+            events += len(block)
+            reasons = reasons_for(block.event_type, block.user.get("external_user_id"), block.times)
+            rows = []
+            for row, (reason, event_id) in enumerate(zip(reasons, block.ids)):
+                if reason is None and event_id not in seen:
+                    seen.add(event_id)
+                    rows.append(row)
+            if not rows:
+                continue
+            for item in sink.encode_columns(block, rows)[1]:
+                items.append(item)
+                if len(items) == batch_size:
+                    send()
+    if items:
+        send()
+    return {"events": events, "sent": sent, "requests": posted, "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu_started}
+
+
 class SlowOpenFileSystem(LocalFileSystem):
     """A local disk whose every open waits `delay` seconds: the storage twin of the emulator's latency."""
 
@@ -266,7 +347,7 @@ def child_emulator_capacity(url: str, mode: str, seconds: float) -> dict:
 
 
 CHILDREN = {"floor": child_floor, "project": child_project, "baseline": child_baseline,
-            "emulator": child_emulator_capacity}
+            "ceiling": child_ceiling, "emulator": child_emulator_capacity}
 
 
 # -- the parent: staging, orchestration, report ---------------------------------------------------------
@@ -414,16 +495,24 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
     # and the baseline run in turn, each attempt on a fresh ledger, and each measure keeps its best run.
     floors: dict[str, list[dict]] = {mode: [] for mode in MODES}
     projects: dict[str, list[dict]] = {mode: [] for mode in MODES}
+    ceilings: dict[str, list[dict]] = {mode: [] for mode in MODES}
     baselines: list[dict] = []
     for attempt in range(attempts):
         for mode in MODES:
             floors[mode].append(run_child("floor", staging=n_tree, mode=mode))
             projects[mode].append(with_server("emulator", project_run, n_tree, mode,
                                               str(work / f"ledger-{mode}-{attempt}")))
+            ceilings[mode].append(with_server("emulator", lambda url, m=mode: run_child("ceiling", staging=n_tree,
+                                                                                         mode=m, url=url)))
         baselines.append(with_server("emulator", lambda url: run_child("baseline", staging=n_tree, url=url,
                                                                        max_seconds=baseline_seconds)))
     floor = {mode: _best(floors[mode]) for mode in MODES}
     project = {mode: _best(projects[mode]) for mode in MODES}
+    ceiling = {mode: min(ceilings[mode], key=lambda run: run["cpu_seconds"]) for mode in MODES}
+    for mode in MODES:  # the same events, or the ceiling would not bound the same work
+        if ceiling[mode]["sent"] != project[mode]["sent"]:
+            raise RuntimeError(f"the {mode} ceiling sent {ceiling[mode]['sent']:,} events, the project "
+                               f"{project[mode]['sent']:,}")
     baseline = _best(baselines)
     # What 2 cores give the floor itself, split as the 2 workers are: the most the project could scale by here.
     split = split_in_two(n_tree)
@@ -455,6 +544,7 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
     floor_by_mode = {mode: eps(floor[mode]) for mode in MODES}
     project_eps = {mode: eps(project[mode]) for mode in MODES}
     baseline_eps = eps(baseline)
+    ceiling_eps_cpu = {mode: ceiling[mode]["events"] / ceiling[mode]["cpu_seconds"] for mode in MODES}
     result = {
         "events": staged["events"], "files": staged["files"], "hours": hours, "codec": codec,
         "staging_seconds": staging_seconds,
@@ -465,6 +555,11 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
         "project_vs_floor": {mode: project_eps[mode] / floor_by_mode[mode] for mode in MODES},
         "project_vs_baseline": {mode: project_eps[mode] / baseline_eps for mode in MODES},
         "project_vs_floor_cpu": {mode: floor[mode]["cpu_seconds"] / project[mode]["cpu_seconds"] for mode in MODES},
+        "ceiling_eps_cpu": ceiling_eps_cpu,
+        "ceiling_vs_floor_cpu": {mode: floor[mode]["cpu_seconds"] / ceiling[mode]["cpu_seconds"] for mode in MODES},
+        "ceiling_requests": {mode: ceiling[mode]["requests"] for mode in MODES},
+        # The project runs on one core, so its events per second are at most its events per CPU second.
+        "ceiling_vs_baseline": {mode: ceiling_eps_cpu[mode] / baseline_eps for mode in MODES},
         "scale_mode": scale_mode,
         "scale_2_workers": eps(two_receiving) / eps(one_receiving),
         "scale_2_workers_eps": eps(two_receiving),
@@ -506,6 +601,12 @@ def _measure_in(work: Path, events: int, hours: int, codec: str, baseline_second
         rows.append((f"project {mode}", project[mode]["events"], project[mode]["seconds"], project_eps[mode],
                      f"1 core, {project[mode]['batches']:,} batches, peak RSS {project[mode]['peak_rss_mb']:.0f} MB, "
                      f"{_readers(project[mode])}; {_attempts(projects[mode])}"))
+    for mode in MODES:
+        run = ceiling[mode]
+        rows.append((f"ceiling {mode} (least work, by CPU time)", run["events"], run["cpu_seconds"],
+                     ceiling_eps_cpu[mode],
+                     f"1 core, {run['requests']:,} requests by http.client, {run['sent']:,} events sent; "
+                     f"{_attempts(ceilings[mode], 'cpu_seconds')}"))
     for mode, run in slowed.items():
         rows.append((f"project {mode}, TD at {latency * 1000:.0f} ms", run["events"], run["seconds"], eps(run),
                      f"1 core, {result['latency_ratio'][mode]:.2f} x its rate with TD answering at once"))
@@ -534,8 +635,8 @@ def _readers(run: dict) -> str:
     return f"{run['files_columnar']:,} files columnar, {fastavro:,} fastavro{reasons}"
 
 
-def _attempts(runs: list[dict]) -> str:
-    return "one run" if len(runs) == 1 else "best of " + "/".join(f"{run['seconds']:.2f}" for run in runs) + " s"
+def _attempts(runs: list[dict], measure: str = "seconds") -> str:
+    return "one run" if len(runs) == 1 else "best of " + "/".join(f"{run[measure]:.2f}" for run in runs) + " s"
 
 
 def write_json(path: Path | None, result: dict) -> None:
@@ -560,7 +661,13 @@ def print_report(result: dict, rows: list[tuple]) -> None:
         print(f"project/floor    {mode:<9} {result['project_vs_floor_cpu'][mode]:.2f} by CPU time (events per CPU "
               "second, every thread of the project's process)")
     for mode in MODES:
+        print(f"ceiling/floor    {mode:<9} {result['ceiling_vs_floor_cpu'][mode]:.2f} by CPU time: the most the project's "
+              "ratio can be here (the least work: read, filter, dedupe, encode, send)")
+    for mode in MODES:
         print(f"project/baseline {mode:<9} {result['project_vs_baseline'][mode]:.2f}")
+    for mode in MODES:
+        print(f"ceiling/baseline {mode:<9} {result['ceiling_vs_baseline'][mode]:.2f}: the most project/baseline can be "
+              "here (on one core, events per second are at most events per CPU second)")
     print(f"2 workers/1 worker ({result['scale_mode']}) {result['scale_2_workers']:.2f} against the minimal receiver; "
           f"the floor itself scales {result['floor_scale_2_cores']:.2f} on 2 cores")
     rss, counted = result["peak_rss_mb"], result["memory_events"]
