@@ -8,9 +8,9 @@ One run stages a sample export (`stage_sample`: Avro, every catalog event type) 
 - project: `Delivery` (listing, ledger, filters, dedupe, batching, real sink) into the emulator running as a
   separate process, on one core (the emulator gets the other), for postback and import, with how many files
   the columnar reader read and how many went to fastavro (and why);
-- ceiling: the least work any delivery of the same events must do (`child_ceiling`: the columnar reader, the
-  one normalisation, the filter, dedupe by a set, the sink's encoding, the stdlib `http.client` one request at
-  a time; no ledger, claims, retries or threads), by CPU time: the most the project's ratio to the floor, and
+- ceiling: the least work any delivery of the same events must do (`child_ceiling`: the project's readers and
+  the one normalisation, the filter, dedupe by a set, the sink's encoding, the stdlib `http.client` one request
+  at a time; no ledger, claims, retries or threads), by CPU time: the most the project's ratio to the floor, and
   to the baseline, can be on this machine;
 - with `--latency-ms`: the project path again against an emulator holding every data request that long, as TD
   over the internet does, and its ratio to the rate against an emulator answering at once;
@@ -189,19 +189,20 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
 
 
 def child_ceiling(staging: str, mode: str, url: str) -> dict:
-    """The least work any delivery of these files must do, on one core: the columnar reader and the one
-    normalisation (`columnar_blocks`), the filter (`EventFilter.reasons`), dedupe by a plain set of ids, the
-    sink's own encoding (`encode_columns`) in the sink's default batches, and each batch sent by the standard
-    library's `http.client`, the cheapest client, one request at a time. No listing, ledger, claims, retries
-    or threads. By CPU time against the floor's, it is the most the project's ratio to the floor can be here."""
+    """The least work any delivery of these files must do, on one core: the project's readers (`FileEvents`:
+    Polars and the one normalisation, or fastavro for a file Polars does not take), the filter, dedupe by a
+    plain set of ids, the sink's own encoding in the sink's default batches, and each batch sent by the
+    standard library's `http.client`, the cheapest client, one request at a time. No listing, ledger, claims,
+    retries or threads. By CPU time against the floor's, it is the most the project's ratio to the floor can be
+    here."""
     import http.client
+    from functools import partial
     from urllib.parse import urlsplit
 
     from isal import igzip
 
-    from airflow_braze_td.currents.columns import ColumnarRefusal, columnar_blocks
     from airflow_braze_td.currents.events import EventColumns
-    from airflow_braze_td.currents.staging import StagingArea
+    from airflow_braze_td.currents.staging import FileEvents, StagingArea
     from airflow_braze_td.delivery.filters import EventFilter
 
     sink = _sink(mode, url)
@@ -212,7 +213,7 @@ def child_ceiling(staging: str, mode: str, url: str) -> dict:
     address = urlsplit(url)
     connection = http.client.HTTPConnection(address.hostname, address.port)
     batch_size = sink.limits.max_events
-    reasons_for = EventFilter().reasons
+    event_filter = EventFilter()
     seen: set[str] = set()
     _pin(MEASURE_CORE)
     events = sent = posted = 0
@@ -236,29 +237,32 @@ def child_ceiling(staging: str, mode: str, url: str) -> dict:
         sent += len(items)
         items.clear()
 
+    def add(encoded: list[bytes]) -> None:
+        for item in encoded:
+            items.append(item)
+            if len(items) == batch_size:
+                send()
+
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     for staged in files:
-        with area.fs.open(f"{area.root}/{staged.key}", "rb") as stream:
-            blocks = columnar_blocks(stream.read(), staged.event_type)
-        if isinstance(blocks, ColumnarRefusal):  # the sample export is all columnar; another tree may not be
-            raise RuntimeError(f"the ceiling reads only what the columnar reader takes, not {staged.key}: {blocks}")
-        for block in blocks:
-            if type(block) is not EventColumns:
-                raise RuntimeError(f"the ceiling reads only whole events, and {staged.key} has a bad one")
-            events += len(block)
-            reasons = reasons_for(block.event_type, block.user.get("external_user_id"), block.times)
-            rows = []
-            for row, (reason, event_id) in enumerate(zip(reasons, block.ids)):
-                if reason is None and event_id not in seen:
-                    seen.add(event_id)
-                    rows.append(row)
-            if not rows:
-                continue
-            for item in sink.encode_columns(block, rows)[1]:
-                items.append(item)
-                if len(items) == batch_size:
-                    send()
+        path = f"{area.root}/{staged.key}"
+        for part in FileEvents(staged, partial(area.fs.cat_file, path), partial(area.fs.open, path, "rb")).parts():
+            if type(part) is EventColumns:
+                events += len(part)
+                reasons = event_filter.reasons(part.event_type, part.user.get("external_user_id"), part.times)
+                rows = []
+                for row, (reason, event_id) in enumerate(zip(reasons, part.ids)):
+                    if reason is None and event_id not in seen:
+                        seen.add(event_id)
+                        rows.append(row)
+                if rows:
+                    add(sink.encode_columns(part, rows)[1])
+            elif type(part) is dict:  # read by fastavro; a `BadEvent` is no event
+                events += 1
+                if event_filter.reason_to_drop(part) is None and part["id"] not in seen:
+                    seen.add(part["id"])
+                    add([sink.encode(part)[1]])
     if items:
         send()
     return {"events": events, "sent": sent, "requests": posted, "seconds": time.perf_counter() - started,
