@@ -188,6 +188,14 @@ def child_project(staging: str, mode: str, url: str, ledger: str, core: int = ME
             "wall_finished": wall_started + seconds, "peak_rss_mb": _peak_rss_mb()}
 
 
+def _data_request(mode: str, number: int) -> tuple[str, str, dict[str, str]]:
+    """Method, path and headers of the `number`th data request of `mode` into the emulator's `braze.TABLE`, for
+    the children that send without the project's client."""
+    if mode == "postback":
+        return "POST", f"/postback/v3/event/braze/{TABLE}", {"X-TD-Write-Key": KEY}
+    return "PUT", f"/v3/table/import_with_id/braze/{TABLE}/{number:032x}/msgpack.gz", {"Authorization": f"TD1 {KEY}"}
+
+
 def child_ceiling(staging: str, mode: str, url: str) -> dict:
     """The least work any delivery of these files must do, on one core: the project's readers (`FileEvents`:
     Polars and the one normalisation, or fastavro for a file Polars does not take), the filter, dedupe by a
@@ -196,13 +204,12 @@ def child_ceiling(staging: str, mode: str, url: str) -> dict:
     retries or threads. By CPU time against the floor's, it is the most the project's ratio to the floor can be
     here."""
     import http.client
-    from functools import partial
     from urllib.parse import urlsplit
 
     from isal import igzip
 
     from airflow_braze_td.currents.events import EventColumns
-    from airflow_braze_td.currents.staging import FileEvents, StagingArea
+    from airflow_braze_td.currents.staging import StagingArea
     from airflow_braze_td.delivery.filters import EventFilter
 
     sink = _sink(mode, url)
@@ -221,12 +228,10 @@ def child_ceiling(staging: str, mode: str, url: str) -> dict:
 
     def send() -> None:
         nonlocal posted, sent
+        method, path, headers = _data_request(mode, posted)
         if mode == "postback":
-            method, path, headers = "POST", f"/postback/v3/event/braze/{TABLE}", {"X-TD-Write-Key": KEY}
             body = b'{"events":[' + b",".join(items) + b"]}"
         else:
-            method, path = "PUT", f"/v3/table/import_with_id/braze/{TABLE}/{posted:032x}/msgpack.gz"
-            headers = {"Authorization": f"TD1 {KEY}"}
             body = igzip.compress(b"".join(items), compresslevel=sink.gzip_level, mtime=0)
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
@@ -245,24 +250,25 @@ def child_ceiling(staging: str, mode: str, url: str) -> dict:
 
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
-    for staged in files:
-        path = f"{area.root}/{staged.key}"
-        for part in FileEvents(staged, partial(area.fs.cat_file, path), partial(area.fs.open, path, "rb")).parts():
-            if type(part) is EventColumns:
-                events += len(part)
-                reasons = event_filter.reasons(part.event_type, part.user.get("external_user_id"), part.times)
-                rows = []
-                for row, (reason, event_id) in enumerate(zip(reasons, part.ids)):
-                    if reason is None and event_id not in seen:
-                        seen.add(event_id)
-                        rows.append(row)
-                if rows:
-                    add(sink.encode_columns(part, rows)[1])
-            elif type(part) is dict:  # read by fastavro; a `BadEvent` is no event
-                events += 1
-                if event_filter.reason_to_drop(part) is None and part["id"] not in seen:
-                    seen.add(part["id"])
-                    add([sink.encode(part)[1]])
+    # The project's reading: in this thread on a local disk (the pool starts no thread), ahead on object storage.
+    with area.reading_pool() as pool:
+        for _, file_events in area.read_ahead(files, pool):
+            for part in file_events.parts():
+                if type(part) is EventColumns:
+                    events += len(part)
+                    reasons = event_filter.reasons(part.event_type, part.user.get("external_user_id"), part.times)
+                    rows = []
+                    for row, (reason, event_id) in enumerate(zip(reasons, part.ids)):
+                        if reason is None and event_id not in seen:
+                            seen.add(event_id)
+                            rows.append(row)
+                    if rows:
+                        add(sink.encode_columns(part, rows)[1])
+                elif type(part) is dict:  # read by fastavro; a `BadEvent` is no event
+                    events += 1
+                    if event_filter.reason_to_drop(part) is None and part["id"] not in seen:
+                        seen.add(part["id"])
+                        add([sink.encode(part)[1]])
     if items:
         send()
     return {"events": events, "sent": sent, "requests": posted, "seconds": time.perf_counter() - started,
@@ -331,20 +337,19 @@ def child_emulator_capacity(url: str, mode: str, seconds: float) -> dict:
              "properties": {f"field_{n}": "value" * 4 for n in range(14)}}
     session = requests.Session()
     if mode == "postback":
-        url_of = lambda n: f"{url}/postback/v3/event/braze/{TABLE}"  # noqa: E731
         body = b'{"events":[' + b",".join([orjson.dumps(event)] * POSTBACK_BATCH) + b"]}"
-        headers, method, per_request = {"X-TD-Write-Key": KEY}, "POST", POSTBACK_BATCH
+        per_request = POSTBACK_BATCH
     else:
         session.post(f"{url}/v3/database/create/braze", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
         session.post(f"{url}/v3/table/create/braze/{TABLE}/log", headers={"Authorization": f"TD1 {KEY}"}, timeout=30)
-        url_of = lambda n: f"{url}/v3/table/import_with_id/braze/{TABLE}/{n:032x}/msgpack.gz"  # noqa: E731
         row = msgpack.packb({"time": 1, "id": "0" * 36, **{f"properties_{n}": "value" * 4 for n in range(14)}})
         body = gzip.compress(row * IMPORT_BATCH, mtime=0)
-        headers, method, per_request = {"Authorization": f"TD1 {KEY}"}, "PUT", IMPORT_BATCH
+        per_request = IMPORT_BATCH
     started = time.perf_counter()
     sent = 0
     while sent < CAPACITY_MIN_REQUESTS or time.perf_counter() - started < seconds:
-        session.request(method, url_of(sent), data=body, headers=headers, timeout=60).raise_for_status()
+        method, path, headers = _data_request(mode, sent)
+        session.request(method, url + path, data=body, headers=headers, timeout=60).raise_for_status()
         sent += 1
     elapsed = time.perf_counter() - started
     return {"requests_per_s": sent / elapsed, "events_per_s": sent * per_request / elapsed}
@@ -665,8 +670,8 @@ def print_report(result: dict, rows: list[tuple]) -> None:
         print(f"project/floor    {mode:<9} {result['project_vs_floor_cpu'][mode]:.2f} by CPU time (events per CPU "
               "second, every thread of the project's process)")
     for mode in MODES:
-        print(f"ceiling/floor    {mode:<9} {result['ceiling_vs_floor_cpu'][mode]:.2f} by CPU time: the most the project's "
-              "ratio can be here (the least work: read, filter, dedupe, encode, send)")
+        print(f"ceiling/floor    {mode:<9} {result['ceiling_vs_floor_cpu'][mode]:.2f} by CPU time: the most the "
+              "project's ratio can be here (the least work: read, filter, dedupe, encode, send)")
     for mode in MODES:
         print(f"project/baseline {mode:<9} {result['project_vs_baseline'][mode]:.2f}")
     for mode in MODES:

@@ -163,6 +163,10 @@ class StagingArea:
                     objects[path] = info
             yield objects
 
+    def reading_pool(self) -> ThreadPoolExecutor:
+        """A pool for `read_ahead` sized to `read_ahead_files` (on a local disk it starts no thread)."""
+        return ThreadPoolExecutor(max(1, self.read_ahead_files), thread_name_prefix="staging-read")
+
     def read_ahead(
         self, files: Sequence[StagedFile], pool: ThreadPoolExecutor, max_files: int | None = None,
         max_bytes: int = READ_AHEAD_BYTES,

@@ -21,7 +21,6 @@ import logging
 import time
 from array import array
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -100,7 +99,7 @@ class Delivery:
         # round trip never stalls the reading, not even at a bundle's first file.
         resumed = bundles_to_resume(self.ledger, known, delivering, self.fingerprint, self.settings.generation)
         bundles = list(plan_bundles(todo, resumed))
-        self._reader = ThreadPoolExecutor(max(1, self.staging.read_ahead_files), thread_name_prefix="staging-read")
+        self._reader = self.staging.reading_pool()
         self._reading = self.staging.read_ahead([staged for bundle in bundles for staged in bundle], self._reader)
         try:
             with fewer_collections:
